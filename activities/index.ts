@@ -1,0 +1,186 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { PipelineSpec, Row, StepContext } from '../core/pipeline-spec';
+import type { StepData } from '../core/run-input';
+import type { Window } from '../core/window';
+import { readFileRows, writeFileRows } from './files';
+import type { PostgresPools } from './postgres/pools';
+import { loadRows as loadPostgresRows, queryRows } from './postgres/steps';
+import type { Staging } from './staging';
+
+/** Error type when a worker does not know the pipeline a run names. */
+export const PIPELINE_NOT_FOUND = 'PipelineNotFound';
+
+/** What the activities need; tests pass real or test instances. */
+export interface ActivityDeps {
+  /** Looks a pipeline up by name in the worker's catalog. */
+  pipeline(name: string): PipelineSpec | undefined;
+  pools: PostgresPools;
+  staging: Staging;
+  /** Results above this size are staged instead of returned inline. */
+  inlineLimitBytes: number;
+  /** Base folder of relative file paths (default: the worker's working directory). */
+  filesDir?: string;
+}
+
+/** Which pipeline and window a step works on. */
+export interface StepRequest {
+  pipeline: string;
+  window: Window;
+}
+
+/** What a load reports. */
+export interface LoadResult {
+  rows: number;
+  /** The load had committed in an earlier attempt; nothing was written again. */
+  replayed: boolean;
+}
+
+/** The workflow run this activity belongs to; step activities only ever run inside a pipeline run. */
+function execution(): { workflowId: string; runId: string } {
+  const run = Context.current().info.workflowExecution;
+  if (!run) throw ApplicationFailure.create({ type: 'NotInWorkflow', nonRetryable: true, message: 'pipeline steps run inside a pipeline run' });
+  return run;
+}
+
+/** Builds the step activities over their dependencies. */
+export function createActivities(deps: ActivityDeps) {
+  function specOf(name: string): PipelineSpec {
+    const spec = deps.pipeline(name);
+    if (!spec) {
+      throw ApplicationFailure.create({
+        type: PIPELINE_NOT_FOUND,
+        nonRetryable: true,
+        message: `this worker has no pipeline named '${name}': deploy its definition to the worker's pipelines folder`,
+      });
+    }
+    return spec;
+  }
+
+  function stepContext(spec: PipelineSpec, window: Window): StepContext {
+    const ctx = Context.current();
+    const { workflowId } = execution();
+    const attrs = { pipeline: spec.name, windowStart: window.start, windowEnd: window.end, workflowId };
+    return {
+      pipeline: spec.name,
+      window,
+      windowStart: new Date(window.start),
+      windowEnd: new Date(window.end),
+      workflowId,
+      attempt: ctx.info.attempt,
+      postgres: (name) => deps.pools.get(name),
+      heartbeat: (details) => ctx.heartbeat(details),
+      signal: ctx.cancellationSignal,
+      log: {
+        info: (m, a) => ctx.log.info(m, { ...attrs, ...a }),
+        warn: (m, a) => ctx.log.warn(m, { ...attrs, ...a }),
+        error: (m, a) => ctx.log.error(m, { ...attrs, ...a }),
+      },
+    };
+  }
+
+  /** Heartbeats in the background while `fn` runs, so a long step is seen alive (and learns of cancellation). */
+  async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
+    const ctx = Context.current();
+    const every = Math.max(1_000, Math.min(10_000, (ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
+    const timer = setInterval(() => ctx.heartbeat(), every);
+    try {
+      return await fn();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  function stagingRef(step: string): string {
+    const { workflowId, runId } = execution();
+    return `${workflowId}/${runId}/${step}/${Context.current().info.attempt}`;
+  }
+
+  async function collect(step: string, rows: AsyncIterable<Row[]> | Row[]): Promise<StepData> {
+    const writer = deps.staging.writer(stagingRef(step), deps.inlineLimitBytes);
+    if (Array.isArray(rows)) {
+      if (!rows.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r))) {
+        throw ApplicationFailure.create({ type: 'InvalidRows', nonRetryable: true, message: `${step} must return an array of objects` });
+      }
+      await writer.push(rows);
+    } else {
+      for await (const batch of rows) {
+        await writer.push(batch);
+        Context.current().heartbeat();
+      }
+    }
+    return writer.finish();
+  }
+
+  return {
+    /** Reads the window's rows with the pipeline's extract. */
+    async extractRows(req: StepRequest): Promise<StepData> {
+      const spec = specOf(req.pipeline);
+      const ctx = stepContext(spec, req.window);
+      return heartbeating(async () => {
+        const step = spec.extract;
+        if (typeof step === 'function') {
+          const rows = await step(ctx);
+          if (!Array.isArray(rows)) {
+            throw ApplicationFailure.create({ type: 'InvalidRows', nonRetryable: true, message: 'extract must return an array of rows' });
+          }
+          return collect('extract', rows);
+        }
+        if (step.kind === 'postgres.query') {
+          const pool = await deps.pools.get(step.connection);
+          return collect('extract', queryRows(pool, step, req.window, () => ctx.heartbeat()));
+        }
+        return collect('extract', readFileRows(step, req.window, deps.filesDir));
+      });
+    },
+
+    /** Applies the pipeline's transform to the extracted rows. */
+    async transformRows(req: StepRequest & { data: StepData }): Promise<StepData> {
+      const spec = specOf(req.pipeline);
+      const ctx = stepContext(spec, req.window);
+      return heartbeating(async () => {
+        const rows = await deps.staging.readAll(req.data);
+        const out = spec.transform ? await spec.transform(rows, ctx) : rows;
+        if (!Array.isArray(out)) {
+          throw ApplicationFailure.create({ type: 'InvalidRows', nonRetryable: true, message: 'transform must return an array of rows' });
+        }
+        return collect('transform', out);
+      });
+    },
+
+    /** Writes the rows with the pipeline's load, once per run. */
+    async loadRows(req: StepRequest & { data: StepData }): Promise<LoadResult> {
+      const spec = specOf(req.pipeline);
+      const ctx = stepContext(spec, req.window);
+      const { workflowId, runId } = execution();
+      return heartbeating(async () => {
+        const step = spec.load;
+        if (typeof step === 'function') {
+          const rows = await deps.staging.readAll(req.data);
+          const n = await step(rows, ctx);
+          return { rows: typeof n === 'number' ? n : rows.length, replayed: false };
+        }
+        if (step.kind === 'postgres.load') {
+          const pool = await deps.pools.get(step.connection);
+          return loadPostgresRows(
+            pool,
+            step,
+            { pipeline: spec.name, workflowId, runId, window: req.window },
+            deps.staging.chunks(req.data),
+            () => ctx.heartbeat(),
+          );
+        }
+        const rows = await writeFileRows(step, req.window, deps.staging.chunks(req.data), deps.filesDir);
+        return { rows, replayed: false };
+      });
+    },
+
+    /** Deletes the run's staged data (and leftovers of earlier failed runs of the same workflow ID). */
+    async dropStaged(req: { workflowId: string }): Promise<number> {
+      return deps.staging.drop(`${req.workflowId}/`);
+    },
+  };
+}
+
+/** The activities' type, for `proxyActivities` in workflow code. */
+export type Activities = ReturnType<typeof createActivities>;

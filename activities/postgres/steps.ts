@@ -1,0 +1,232 @@
+import { pipeline as pipeStreams } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import type { Pool, PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { ApplicationFailure } from '@temporalio/common';
+import { quoteIdentifier, quoteTable, SQL_IDENTIFIER } from '../../core/identifiers';
+import type { PostgresLoadStep, PostgresQueryStep, Row } from '../../core/pipeline-spec';
+import { bindNamedParameters } from '../../core/sql-params';
+import type { Window } from '../../core/window';
+import { copyLines } from './copy-text';
+import { classifyPgError, PG_ERROR_TYPES } from './errors';
+
+/**
+ * Runs a query extract with the window bound as parameters, reading through a server-side cursor in batches so a
+ * large result never sits whole in one response.
+ */
+export async function* queryRows(
+  pool: Pool,
+  step: PostgresQueryStep,
+  window: Window,
+  onBatch: () => void = () => undefined,
+): AsyncGenerator<Row[]> {
+  let bound;
+  try {
+    bound = bindNamedParameters(step.sql);
+  } catch (err) {
+    throw ApplicationFailure.create({ type: PG_ERROR_TYPES.invalidSql, nonRetryable: true, message: (err as Error).message });
+  }
+  const values = bound.names.map((name) => {
+    if (name === 'windowStart') return window.start;
+    if (name === 'windowEnd') return window.end;
+    if (name in step.params) return step.params[name];
+    throw ApplicationFailure.create({
+      type: PG_ERROR_TYPES.invalidSql,
+      nonRetryable: true,
+      message: `the query uses $${name}, which is neither $windowStart, $windowEnd nor a key of params`,
+    });
+  });
+  const client = await pool.connect();
+  let healthy = true;
+  try {
+    await client.query('BEGIN READ ONLY');
+    try {
+      await client.query(`DECLARE pipectl_extract NO SCROLL CURSOR FOR ${bound.text}`, values);
+    } catch (err) {
+      classifyPgError(err, 'extract query');
+    }
+    for (;;) {
+      const res = await client.query<Row>(`FETCH ${step.batchSize} FROM pipectl_extract`);
+      onBatch();
+      if (res.rows.length > 0) yield res.rows;
+      if (res.rows.length < step.batchSize) break;
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    healthy = false;
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release(healthy ? undefined : true);
+  }
+}
+
+/** What one load did. */
+export interface LoadOutcome {
+  rows: number;
+  /** The load had committed in an earlier attempt of this run; nothing was written again. */
+  replayed: boolean;
+}
+
+/** Identity of the run doing a load, recorded in the ledger in the same transaction as the rows. */
+export interface LoadIdentity {
+  pipeline: string;
+  workflowId: string;
+  runId: string;
+  window: Window;
+}
+
+let ledgerReady = new WeakMap<Pool, Promise<void>>();
+
+async function ensureLedger(pool: Pool): Promise<void> {
+  let ready = ledgerReady.get(pool);
+  if (!ready) {
+    ready = (async () => {
+      const client = await pool.connect();
+      try {
+        await client.query('SELECT pg_advisory_lock(7233002)');
+        await client.query('CREATE SCHEMA IF NOT EXISTS pipectl');
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS pipectl.load_ledger (
+             workflow_id text NOT NULL, run_id text NOT NULL, pipeline text NOT NULL,
+             window_start timestamptz NOT NULL, window_end timestamptz NOT NULL, target text NOT NULL,
+             rows bigint NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (workflow_id, run_id))`,
+        );
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(7233002)').catch(() => undefined);
+        client.release();
+      }
+    })();
+    ready.catch(() => ledgerReady.delete(pool));
+    ledgerReady.set(pool, ready);
+  }
+  await ready;
+}
+
+/** For tests that drop and recreate databases between cases. */
+export function forgetLedgers(): void {
+  ledgerReady = new WeakMap();
+}
+
+/**
+ * Loads rows in one transaction: COPY into a temporary table, then upsert by key or replace the window's rows. The
+ * run is recorded in `pipectl.load_ledger` in the same transaction, so a retried attempt of a load that already
+ * committed does nothing, and a load that fails halfway leaves nothing behind.
+ */
+export async function loadRows(
+  pool: Pool,
+  step: PostgresLoadStep,
+  identity: LoadIdentity,
+  chunks: AsyncIterable<Row[]>,
+  onChunk: () => void = () => undefined,
+): Promise<LoadOutcome> {
+  await ensureLedger(pool);
+  const target = quoteTable(step.table);
+  const client = await pool.connect();
+  let healthy = true;
+  try {
+    await client.query('BEGIN');
+    const done = await client.query<{ rows: string }>(
+      'SELECT rows FROM pipectl.load_ledger WHERE workflow_id = $1 AND run_id = $2',
+      [identity.workflowId, identity.runId],
+    );
+    if (done.rows[0]) {
+      await client.query('ROLLBACK');
+      return { rows: Number(done.rows[0].rows), replayed: true };
+    }
+    let columns = step.columns;
+    let staged = false;
+    let total = 0;
+    for await (const rows of chunks) {
+      if (rows.length === 0) continue;
+      if (!columns) columns = columnsOf(rows[0]!);
+      if (!staged) {
+        await createTempTable(client, target, columns);
+        staged = true;
+      }
+      try {
+        await pipeStreams(Readable.from([copyLines(rows, columns)]), client.query(copyFrom(`COPY pg_temp.pipectl_load (${columns.map(quoteIdentifier).join(', ')}) FROM STDIN`)));
+      } catch (err) {
+        classifyPgError(err, `load into ${step.table}`);
+      }
+      total += rows.length;
+      onChunk();
+    }
+    try {
+      if (step.mode === 'replace') {
+        const wc = quoteIdentifier(step.windowColumn!);
+        if (staged) {
+          const outside = await client.query<{ n: string }>(
+            `SELECT count(*) AS n FROM pg_temp.pipectl_load WHERE NOT (${wc} >= $1 AND ${wc} < $2) OR ${wc} IS NULL`,
+            [identity.window.start, identity.window.end],
+          );
+          if (Number(outside.rows[0]!.n) > 0) {
+            throw ApplicationFailure.create({
+              type: PG_ERROR_TYPES.rowOutsideWindow,
+              nonRetryable: true,
+              message: `${outside.rows[0]!.n} row(s) have ${step.windowColumn} outside the window [${identity.window.start}, ${identity.window.end}): a replace load may only write its own window`,
+            });
+          }
+        }
+        await client.query(`DELETE FROM ${target} WHERE ${wc} >= $1 AND ${wc} < $2`, [identity.window.start, identity.window.end]);
+        if (staged) {
+          const cols = columns!.map(quoteIdentifier).join(', ');
+          await client.query(`INSERT INTO ${target} (${cols}) SELECT ${cols} FROM pg_temp.pipectl_load`);
+        }
+      } else if (staged) {
+        const cols = columns!.map(quoteIdentifier).join(', ');
+        const key = step.key!.map(quoteIdentifier);
+        const updates = columns!.filter((c) => !step.key!.includes(c)).map((c) => `${quoteIdentifier(c)} = EXCLUDED.${quoteIdentifier(c)}`);
+        await client.query(
+          `INSERT INTO ${target} (${cols}) SELECT ${cols} FROM pg_temp.pipectl_load ON CONFLICT (${key.join(', ')}) ` +
+            (updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'),
+        );
+      }
+      await client.query(
+        `INSERT INTO pipectl.load_ledger (workflow_id, run_id, pipeline, window_start, window_end, target, rows)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [identity.workflowId, identity.runId, identity.pipeline, identity.window.start, identity.window.end, step.table, total],
+      );
+      await client.query('COMMIT');
+    } catch (err) {
+      if (err instanceof ApplicationFailure) throw err;
+      if ((err as { code?: string }).code === '23505' && /load_ledger/.test((err as Error).message + ((err as { constraint?: string }).constraint ?? ''))) {
+        // A concurrent attempt of the same run committed first: its load stands, this one rolls back.
+        await client.query('ROLLBACK').catch(() => undefined);
+        return { rows: total, replayed: true };
+      }
+      classifyPgError(err, `load into ${step.table}`);
+    }
+    return { rows: total, replayed: false };
+  } catch (err) {
+    healthy = false;
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release(healthy ? undefined : true);
+  }
+}
+
+function columnsOf(row: Row): string[] {
+  const columns = Object.keys(row);
+  const bad = columns.find((c) => !SQL_IDENTIFIER.test(c));
+  if (bad !== undefined) {
+    throw ApplicationFailure.create({
+      type: PG_ERROR_TYPES.invalidData,
+      nonRetryable: true,
+      message: `row field ${JSON.stringify(bad)} is not a valid column name; rename it in the transform or list columns in the load`,
+    });
+  }
+  return columns;
+}
+
+async function createTempTable(client: PoolClient, target: string, columns: readonly string[]): Promise<void> {
+  try {
+    // The staging table takes the target's column types, so COPY converts values exactly as an INSERT would.
+    await client.query(
+      `CREATE TEMP TABLE pipectl_load ON COMMIT DROP AS SELECT ${columns.map(quoteIdentifier).join(', ')} FROM ${target} WITH NO DATA`,
+    );
+  } catch (err) {
+    classifyPgError(err, `load into ${target}`);
+  }
+}

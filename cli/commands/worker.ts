@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+
+/** `pipectl worker`: the worker process. */
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description('run a worker: executes pipeline runs from the task queue until SIGINT/SIGTERM')
+    .option('-d, --dir <folder>', 'folder of pipeline definitions')
+    .option('-q, --task-queue <queue...>', 'task queues to serve (default: $PIPECTL_TASK_QUEUE or pipectl)')
+    .option('--max-concurrent-activities <n>', 'steps run at once per queue', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`--max-concurrent-activities must be a positive integer, got ${v}`);
+      return n;
+    })
+    .action(async (opts: { dir?: string; taskQueue?: string[]; maxConcurrentActivities?: number }) => {
+      const { catalogFor, commandSettings } = await import('../context');
+      const { createPipectlWorker } = await import('../../workers/worker');
+      const s = commandSettings(opts);
+      const catalog = catalogFor(s);
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      const worker = await createPipectlWorker({
+        settings: s,
+        catalog,
+        log,
+        ...(opts.taskQueue ? { taskQueues: opts.taskQueue } : {}),
+        ...(opts.maxConcurrentActivities ? { maxConcurrentActivities: opts.maxConcurrentActivities } : {}),
+      });
+      log(
+        `worker polling ${worker.workers.map((w) => w.options.taskQueue).join(', ')} on ${s.temporalAddress} (${catalog.pipelines.size} pipelines); Ctrl-C to stop`,
+      );
+      await worker.run();
+      log('worker stopped');
+    });
+}

@@ -1,0 +1,117 @@
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, CancelledFailure, TerminatedFailure } from '@temporalio/common';
+import { pipelineWorkflowId, toRunInput, type RunKind, type RunPipelineResult } from '../core/run-input';
+import type { PipelineSpec } from '../core/pipeline-spec';
+import { describeWindow, type Window } from '../core/window';
+import { PIPELINE_GROUP, PIPELINE_NAME, RUN_KIND, WINDOW_START } from '../temporal-config/search-attributes';
+import type { Settings } from '../temporal-config/settings';
+import type { runPipeline } from '../workflows/run-pipeline';
+import { progressQuery, type RunProgress } from '../workflows/definitions';
+
+/** Connects a client, turning an unreachable server into a message that says what to do. */
+export async function connectClient(s: Settings): Promise<Client> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: s.temporalAddress, connectTimeout: 5_000 });
+  } catch (err) {
+    throw new Error(
+      `cannot reach the Temporal server at ${s.temporalAddress} (${(err as Error).message}); start one with \`pipectl server start\` or \`pipectl dev\`, or set TEMPORAL_ADDRESS`,
+    );
+  }
+  return new Client({ connection, namespace: s.namespace });
+}
+
+/**
+ * Starts a pipeline run for a window. If a run of the same window is already running it is returned instead of a
+ * second one; a finished window can be run again (its load replaces or upserts the same rows).
+ */
+export async function startPipelineRun(
+  client: Client,
+  spec: PipelineSpec,
+  window: Window,
+  kind: RunKind,
+  group = 'manual',
+): Promise<WorkflowHandle<typeof runPipeline>> {
+  return client.workflow.start<typeof runPipeline>('runPipeline', {
+    workflowId: pipelineWorkflowId(spec.name, window),
+    taskQueue: spec.taskQueue,
+    args: [toRunInput(spec, window, kind, group)],
+    workflowExecutionTimeout: spec.timeouts.run,
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    typedSearchAttributes: [
+      { key: PIPELINE_NAME, value: spec.name },
+      { key: PIPELINE_GROUP, value: group },
+      { key: WINDOW_START, value: new Date(window.start) },
+      { key: RUN_KIND, value: kind },
+    ],
+    staticSummary: `${spec.name} · ${describeWindow(window)}`,
+    staticDetails: [
+      spec.description,
+      spec.owner ? `owner: ${spec.owner}` : '',
+      `${kind} run of ${spec.name} for [${window.start}, ${window.end})`,
+    ]
+      .filter(Boolean)
+      .join('\n\n'),
+  });
+}
+
+/** The innermost failure of a failed run, as `type: message`. */
+export function describeFailure(err: unknown): { type: string; message: string } {
+  let cur: unknown = err instanceof WorkflowFailedError ? err.cause : err;
+  let step: string | undefined;
+  while (cur) {
+    if (cur instanceof ActivityFailure) {
+      step = cur.activityType;
+      cur = cur.cause;
+      continue;
+    }
+    if (cur instanceof ApplicationFailure) {
+      const where = step ? `${step}: ` : '';
+      if (cur.cause instanceof ApplicationFailure) {
+        cur = cur.cause;
+        continue;
+      }
+      return { type: cur.type ?? 'Error', message: `${where}${cur.message}` };
+    }
+    if (cur instanceof TimeoutFailure) return { type: 'Timeout', message: `${step ? `${step}: ` : ''}${cur.message} (${cur.timeoutType})` };
+    if (cur instanceof CancelledFailure) return { type: 'Cancelled', message: cur.message };
+    if (cur instanceof TerminatedFailure) return { type: 'Terminated', message: cur.message };
+    if (cur instanceof Error && cur.cause) {
+      cur = cur.cause;
+      continue;
+    }
+    return { type: cur instanceof Error ? cur.name : 'Error', message: cur instanceof Error ? cur.message : String(cur) };
+  }
+  return { type: 'Error', message: String(err) };
+}
+
+/** Follows a run until it ends, calling `onProgress` whenever a step changes. */
+export async function followRun(
+  handle: WorkflowHandle<typeof runPipeline>,
+  onProgress: (p: RunProgress) => void,
+): Promise<RunPipelineResult> {
+  let last = '';
+  let done = false;
+  const poll = (async () => {
+    while (!done) {
+      try {
+        const p = await handle.query(progressQuery);
+        const key = JSON.stringify([p.current, Object.values(p.steps).map((s) => [s.state, s.rows])]);
+        if (key !== last) {
+          last = key;
+          onProgress(p);
+        }
+      } catch {
+        // The run may not have had its first workflow task yet, or has just closed.
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  })();
+  try {
+    return await handle.result();
+  } finally {
+    done = true;
+    await poll;
+  }
+}

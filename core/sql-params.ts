@@ -1,0 +1,78 @@
+/**
+ * Named parameters in SQL (`$windowStart`, `$name`) rewritten to PostgreSQL's positional `$1`, skipping string
+ * literals, quoted identifiers, dollar-quoted bodies and comments. Values are always bound, never spliced.
+ */
+
+/** The rewritten SQL and the parameter names in positional order. */
+export interface BoundSql {
+  text: string;
+  names: string[];
+}
+
+/** Rewrites `$name` placeholders. Throws on a positional `$1`, which would bypass the names. */
+export function bindNamedParameters(sql: string): BoundSql {
+  const names: string[] = [];
+  const index = new Map<string, number>();
+  let out = '';
+  let i = 0;
+  const n = sql.length;
+  while (i < n) {
+    const c = sql[i]!;
+    const next = sql[i + 1];
+    if (c === "'" || c === '"') {
+      let j = i + 1;
+      while (j < n) {
+        if (sql[j] === c) {
+          if (sql[j + 1] === c) j += 2;
+          else break;
+        } else j++;
+      }
+      out += sql.slice(i, j + 1);
+      i = j + 1;
+    } else if (c === '-' && next === '-') {
+      const j = sql.indexOf('\n', i);
+      const end = j === -1 ? n : j;
+      out += sql.slice(i, end);
+      i = end;
+    } else if (c === '/' && next === '*') {
+      const j = sql.indexOf('*/', i + 2);
+      const end = j === -1 ? n : j + 2;
+      out += sql.slice(i, end);
+      i = end;
+    } else if (c === '$') {
+      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i));
+      if (tag) {
+        const close = sql.indexOf(tag[0], i + tag[0].length);
+        const end = close === -1 ? n : close + tag[0].length;
+        out += sql.slice(i, end);
+        i = end;
+        continue;
+      }
+      const name = /^\$([A-Za-z_][A-Za-z0-9_]*)/.exec(sql.slice(i));
+      if (name) {
+        const key = name[1]!;
+        let pos = index.get(key);
+        if (pos === undefined) {
+          names.push(key);
+          pos = names.length;
+          index.set(key, pos);
+        }
+        out += `$${pos}`;
+        i += name[0].length;
+        continue;
+      }
+      if (/^\$\d/.test(sql.slice(i))) {
+        throw new Error('positional parameters ($1) are not supported: use $windowStart, $windowEnd or a named $param');
+      }
+      out += c;
+      i++;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return { text: out, names };
+}
+
+/** Parameters every query can use. */
+export const WINDOW_PARAMETERS = ['windowStart', 'windowEnd'] as const;

@@ -1,0 +1,97 @@
+/**
+ * Time-zone arithmetic on top of `Intl`, with no dependency. Pure: safe in workflow code.
+ */
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/** True when `timeZone` is an IANA zone name this runtime knows (`Europe/Paris`, `UTC`, ...). */
+export function isValidTimeZone(timeZone: string): boolean {
+  try {
+    formatter(timeZone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The wall-clock fields of an instant in a zone. */
+export interface ZonedParts {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+/** Wall-clock fields of `epochMs` in `timeZone`. */
+export function zonedParts(epochMs: number, timeZone: string): ZonedParts {
+  const parts: Record<string, number> = {};
+  for (const p of formatter(timeZone).formatToParts(new Date(epochMs))) {
+    if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  }
+  return {
+    year: parts.year as number,
+    month: parts.month as number,
+    day: parts.day as number,
+    hour: parts.hour as number,
+    minute: parts.minute as number,
+    second: parts.second as number,
+  };
+}
+
+/** Offset of `timeZone` from UTC at `epochMs`, in milliseconds (Paris in winter: +3,600,000). */
+export function zoneOffsetMs(epochMs: number, timeZone: string): number {
+  const p = zonedParts(epochMs, timeZone);
+  const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+  return asUtc - Math.floor(epochMs / 1000) * 1000;
+}
+
+/**
+ * The instant at which the wall clock in `timeZone` shows the given local time. A local time skipped by a DST
+ * change resolves to the instant just after the gap; a repeated one resolves to its first occurrence.
+ */
+export function zonedTimeToEpoch(
+  timeZone: string,
+  year: number,
+  month: number,
+  day: number,
+  hour = 0,
+  minute = 0,
+  second = 0,
+): number {
+  const local = Date.UTC(year, month - 1, day, hour, minute, second);
+  // Two passes settle the offset on either side of a DST change.
+  let guess = local - zoneOffsetMs(local, timeZone);
+  const second_ = local - zoneOffsetMs(guess, timeZone);
+  if (second_ !== guess) {
+    const offsets = [zoneOffsetMs(guess, timeZone), zoneOffsetMs(second_, timeZone)];
+    const candidates = offsets.map((o) => local - o).filter((t) => local - zoneOffsetMs(t, timeZone) === t);
+    guess = candidates.length > 0 ? Math.min(...candidates) : Math.max(guess, second_);
+  }
+  return guess;
+}
+
+/** Adds calendar days to a `YYYY-MM-DD` date. */
+export function addDays(date: string, days: number): string {
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  return new Date(Date.UTC(y, m - 1, d + days)).toISOString().slice(0, 10);
+}

@@ -1,0 +1,216 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { SEARCH_ATTRIBUTES } from './search-attributes';
+import { ensureTemporalCli, TEMPORAL_CLI_VERSION } from './temporal-cli';
+
+/** How to run the local development server. */
+export interface DevServerOptions {
+  /** Folder for the SQLite file, the log and the pid file (git-ignored `.pipectl` by default). */
+  stateDir: string;
+  /** Cache folder for the built CLI. */
+  cacheDir: string;
+  /** Frontend port (7233). */
+  port: number;
+  /** Web UI port (8233). */
+  uiPort: number;
+  /** Namespace created at start. */
+  namespace: string;
+  /** Progress lines for the user. */
+  log: (line: string) => void;
+  /** Extra ports the server opens; chosen by the caller to avoid clashes when several servers run (tests). */
+  httpPort?: number;
+  metricsPort?: number;
+}
+
+/** A running (or reused) development server. */
+export interface DevServer {
+  address: string;
+  uiUrl: string;
+  /** False when a server was already answering on the port and pipectl reused it. */
+  started: boolean;
+  /** Stops the server if this process started it; a reused server is left running. */
+  stop(): Promise<void>;
+}
+
+const PID_FILE = 'temporal.pid';
+
+/** True when something accepts TCP connections on `host:port`. */
+export function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Connects and asks for system info; resolves true only for a Temporal frontend. */
+export async function isTemporalServer(address: string): Promise<boolean> {
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: 2_000 });
+    await connection.workflowService.getSystemInfo({});
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await connection?.close().catch(() => undefined);
+  }
+}
+
+/** Registers pipectl's search attributes on `namespace` where they are missing. Idempotent. */
+export async function registerSearchAttributes(address: string, namespace: string): Promise<void> {
+  const connection = await Connection.connect({ address });
+  try {
+    const existing = await connection.operatorService.listSearchAttributes({ namespace });
+    const have = new Set(Object.keys(existing.customAttributes ?? {}));
+    const missing = SEARCH_ATTRIBUTES.filter((a) => !have.has(a.name));
+    if (missing.length === 0) return;
+    const IndexedValueType = temporal.api.enums.v1.IndexedValueType;
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(
+        missing.map((a) => [
+          a.name,
+          a.cliType === 'Keyword' ? IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD : IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+        ]),
+      ),
+    });
+  } finally {
+    await connection.close();
+  }
+}
+
+async function waitUntilServing(address: string, exited: () => string | undefined, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const why = exited();
+    if (why) throw new Error(why);
+    if (await isTemporalServer(address)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the Temporal server at ${address} did not answer within ${timeoutMs / 1000}s`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stops a server started by pipectl (its pid is in the state folder). Resolves true if one was stopped. */
+export async function stopDevServerAt(stateDir: string, timeoutMs = 15_000): Promise<boolean> {
+  const pidFile = join(stateDir, PID_FILE);
+  if (!existsSync(pidFile)) return false;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  rmSync(pidFile, { force: true });
+  if (!Number.isInteger(pid) || !processAlive(pid)) return false;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+  return true;
+}
+
+/**
+ * Starts `temporal server start-dev` with its SQLite file in the state folder (runs survive a restart), the Web UI,
+ * and pipectl's search attributes — or reuses a server already answering on the port. Never starts a second server on
+ * a port that is served.
+ */
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const address = `localhost:${options.port}`;
+  const uiUrl = `http://localhost:${options.uiPort}`;
+  const { log } = options;
+  if (await portInUse(options.port)) {
+    if (!(await isTemporalServer(address))) {
+      throw new Error(`port ${options.port} is in use by something that is not a Temporal server; free it or set TEMPORAL_ADDRESS`);
+    }
+    log(`Using the Temporal server already running at ${address}`);
+    await registerSearchAttributes(address, options.namespace);
+    return { address, uiUrl, started: false, stop: async () => undefined };
+  }
+  mkdirSync(options.stateDir, { recursive: true });
+  const cli = await ensureTemporalCli(options.cacheDir, log);
+  if (!cli) return startDownloadedServer(options, address, uiUrl);
+
+  const logFile = join(options.stateDir, 'temporal.log');
+  const dbFile = join(options.stateDir, 'temporal.sqlite');
+  const args = [
+    'server',
+    'start-dev',
+    '--db-filename',
+    dbFile,
+    '--port',
+    String(options.port),
+    '--ui-port',
+    String(options.uiPort),
+    '--namespace',
+    options.namespace,
+    '--log-level',
+    'warn',
+    ...(options.httpPort ? ['--http-port', String(options.httpPort)] : []),
+    ...(options.metricsPort ? ['--metrics-port', String(options.metricsPort)] : []),
+    ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.cliType}`]),
+  ];
+  log(`Starting the Temporal dev server (${cli.path}) on ${address}, Web UI ${uiUrl}, data ${dbFile}`);
+  const out = openSync(logFile, 'a');
+  // Detached with its own process group: the server outlives a crash of this process and stops only when asked.
+  const child = spawn(cli.path, args, { detached: true, stdio: ['ignore', out, out] });
+  closeSync(out);
+  let exit: string | undefined;
+  child.once('exit', (code, signal) => {
+    const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
+    exit = `the Temporal dev server exited (${signal ?? `code ${code}`}) while starting; last lines of ${logFile}:\n${tail}`;
+  });
+  child.unref();
+  writeFileSync(join(options.stateDir, PID_FILE), String(child.pid));
+  try {
+    await waitUntilServing(address, () => exit, 60_000);
+  } catch (err) {
+    await stopDevServerAt(options.stateDir);
+    throw err;
+  }
+  // Registration through the flags above covers a new database; an existing one may predate an attribute.
+  await registerSearchAttributes(address, options.namespace);
+  return {
+    address,
+    uiUrl,
+    started: true,
+    stop: async () => {
+      await stopDevServerAt(options.stateDir);
+    },
+  };
+}
+
+async function startDownloadedServer(options: DevServerOptions, address: string, uiUrl: string): Promise<DevServer> {
+  options.log(
+    `No Temporal CLI found and no Go toolchain to build ${TEMPORAL_CLI_VERSION}: falling back to the Temporal SDK's download of the dev server`,
+  );
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'cached-download', downloadDir: join(options.cacheDir, 'temporal-cli', 'download') },
+      dbFilename: join(options.stateDir, 'temporal.sqlite'),
+      namespace: options.namespace,
+      port: options.port,
+      ui: true,
+      uiPort: options.uiPort,
+      extraArgs: SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.cliType}`]),
+    },
+  });
+  return { address, uiUrl, started: true, stop: () => env.teardown() };
+}

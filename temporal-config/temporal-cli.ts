@@ -1,0 +1,99 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+/** The Temporal CLI release pipectl builds; later tags carry a `replace` directive that `go install` rejects. */
+export const TEMPORAL_CLI_VERSION = 'v1.5.1';
+const MODULE = 'github.com/temporalio/cli/cmd/temporal';
+
+/** Where the CLI was found. */
+export interface TemporalCli {
+  path: string;
+  source: 'TEMPORAL_CLI_PATH' | 'PATH' | 'cache' | 'built';
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The cache folder that holds the built CLI for this version. */
+export function cliCacheDir(cacheDir: string): string {
+  return join(cacheDir, 'temporal-cli', TEMPORAL_CLI_VERSION);
+}
+
+/** Looks for the CLI: `TEMPORAL_CLI_PATH`, then `temporal` on `PATH`, then the cache. Builds nothing. */
+export function findTemporalCli(cacheDir: string, env: NodeJS.ProcessEnv = process.env): TemporalCli | undefined {
+  const explicit = env.TEMPORAL_CLI_PATH;
+  if (explicit) {
+    if (!isExecutable(explicit)) {
+      throw new Error(`TEMPORAL_CLI_PATH=${explicit}: no executable there; unset it to let pipectl find or build the CLI`);
+    }
+    return { path: explicit, source: 'TEMPORAL_CLI_PATH' };
+  }
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir && isExecutable(join(dir, 'temporal'))) return { path: join(dir, 'temporal'), source: 'PATH' };
+  }
+  const cached = join(cliCacheDir(cacheDir), 'temporal');
+  if (isExecutable(cached)) return { path: cached, source: 'cache' };
+  return undefined;
+}
+
+/** True when a Go toolchain is on PATH. */
+export function hasGo(): boolean {
+  return spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Builds the pinned CLI from its Go module into the cache, streaming Go's output prefixed so the user sees progress.
+ * A first build takes several minutes on two cores; later runs reuse the binary.
+ */
+export async function buildTemporalCli(cacheDir: string, log: (line: string) => void): Promise<TemporalCli> {
+  const bin = cliCacheDir(cacheDir);
+  mkdirSync(bin, { recursive: true });
+  log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} from its Go module into ${bin}`);
+  log('(first time only; this takes a few minutes; later starts reuse it)');
+  const started = Date.now();
+  await new Promise<void>((resolvePromise, reject) => {
+    const child = spawn('go', ['install', `${MODULE}@${TEMPORAL_CLI_VERSION}`], {
+      env: { ...process.env, GOBIN: bin, GOFLAGS: process.env.GOFLAGS ?? '-trimpath' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let downloads = 0;
+    const ticker = setInterval(() => log(`  still building… ${Math.round((Date.now() - started) / 1000)}s`), 30_000);
+    const onData = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) {
+        if (!line.trim()) continue;
+        if (line.startsWith('go: downloading')) {
+          downloads++;
+          if (downloads % 25 === 1) log(`  go: downloading modules (${downloads} so far)`);
+        } else log(`  ${line}`);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (err) => {
+      clearInterval(ticker);
+      reject(err);
+    });
+    child.on('exit', (code) => {
+      clearInterval(ticker);
+      if (code === 0) resolvePromise();
+      else reject(new Error(`go install ${MODULE}@${TEMPORAL_CLI_VERSION} failed with exit code ${code}`));
+    });
+  });
+  log(`Built the Temporal CLI in ${Math.round((Date.now() - started) / 1000)}s`);
+  return { path: join(bin, 'temporal'), source: 'built' };
+}
+
+/** Finds the CLI, or builds it when Go is available. `undefined` means: no CLI and no Go. */
+export async function ensureTemporalCli(cacheDir: string, log: (line: string) => void): Promise<TemporalCli | undefined> {
+  const found = findTemporalCli(cacheDir);
+  if (found) return found;
+  if (!hasGo()) return undefined;
+  return buildTemporalCli(cacheDir, log);
+}

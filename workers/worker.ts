@@ -1,0 +1,108 @@
+import { existsSync } from 'node:fs';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { PostgresPools } from '../activities/postgres/pools';
+import { Staging } from '../activities/staging';
+import type { Catalog } from '../catalog/load';
+import type { Settings } from '../temporal-config/settings';
+import { BUNDLE_PATH } from './build-bundle';
+import { connectionResolver, connectionsUsed, configuredConnections } from './connections';
+import type { EmbeddedPostgresServer } from './embedded-postgres';
+import { join } from 'node:path';
+
+/** Options of a worker process. */
+export interface PipectlWorkerOptions {
+  settings: Settings;
+  catalog: Catalog;
+  /** Task queues to serve (default: the settings' queue). */
+  taskQueues?: string[];
+  /** Environment holding `PIPECTL_CONNECTION_<NAME>` variables. */
+  env?: NodeJS.ProcessEnv;
+  /** An embedded PostgreSQL already started by the caller (the dev command); otherwise started here when needed. */
+  embedded?: EmbeddedPostgresServer;
+  /** Port of the embedded PostgreSQL when this worker starts it. */
+  embeddedPort?: number;
+  /** Concurrent activities per queue. */
+  maxConcurrentActivities?: number;
+  /** Progress lines for the user. */
+  log?: (line: string) => void;
+}
+
+/** A built worker and what it owns. */
+export interface PipectlWorker {
+  workers: Worker[];
+  /** Runs until shutdown (SIGINT/SIGTERM or `shutdown()`), then releases connections. */
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+/** Whether the prebuilt bundle exists; otherwise workflows are bundled on the fly (development only). */
+export function workflowSource(log: (line: string) => void): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (existsSync(BUNDLE_PATH) && process.env.PIPECTL_BUNDLE_ON_THE_FLY !== '1') {
+    return { workflowBundle: { codePath: BUNDLE_PATH } };
+  }
+  log(`No prebuilt workflow bundle at ${BUNDLE_PATH}: bundling workflows on the fly (run \`npm run build\` for production)`);
+  return { workflowsPath: require.resolve('../workflows') };
+}
+
+/**
+ * Builds a worker for the catalog's pipelines: PostgreSQL pools for named connections (embedded PostgreSQL when some
+ * used connection has no variable), staging, the step activities and the workflow bundle.
+ */
+export async function createPipectlWorker(options: PipectlWorkerOptions): Promise<PipectlWorker> {
+  const { settings, catalog } = options;
+  const log = options.log ?? (() => undefined);
+  const env = options.env ?? process.env;
+  let embedded = options.embedded;
+  let ownsEmbedded = false;
+  const configured = configuredConnections(env);
+  const needed = connectionsUsed([...catalog.pipelines.values()].map((e) => e.spec));
+  needed.add(settings.stagingConnection);
+  if (!embedded && [...needed].some((n) => !configured.has(n)) && env.PIPECTL_EMBEDDED_POSTGRES !== '0') {
+    const { startEmbeddedPostgres } = await import('./embedded-postgres');
+    embedded = await startEmbeddedPostgres({
+      dataDir: join(settings.stateDir, 'postgres'),
+      port: options.embeddedPort ?? Number(env.PIPECTL_POSTGRES_PORT || 55432),
+      log,
+    });
+    ownsEmbedded = embedded.started;
+  }
+  const pools = new PostgresPools(connectionResolver(env, embedded));
+  const staging = new Staging(() => pools.get(settings.stagingConnection));
+  const activities = createActivities({
+    pipeline: (name) => catalog.pipelines.get(name)?.spec,
+    pools,
+    staging,
+    inlineLimitBytes: settings.inlineLimitBytes,
+  });
+  const connection = await NativeConnection.connect({ address: settings.temporalAddress });
+  const source = workflowSource(log);
+  const queues = options.taskQueues?.length ? options.taskQueues : [settings.taskQueue];
+  const workers = await Promise.all(
+    queues.map((taskQueue) =>
+      Worker.create({
+        connection,
+        namespace: settings.namespace,
+        taskQueue,
+        activities,
+        ...source,
+        ...(options.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities } : {}),
+      }),
+    ),
+  );
+  return {
+    workers,
+    async run() {
+      try {
+        await Promise.all(workers.map((w) => w.run()));
+      } finally {
+        await pools.close();
+        await connection.close();
+        if (ownsEmbedded) await embedded?.stop();
+      }
+    },
+    shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    },
+  };
+}

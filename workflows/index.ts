@@ -1,0 +1,2 @@
+/** Every workflow pipectl registers; the worker bundles this module. */
+export { runPipeline } from './run-pipeline';

@@ -1,0 +1,87 @@
+import { log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { RunPipelineInput, RunPipelineResult, StepData, StepProgress } from '../core/run-input';
+import { progressQuery } from './definitions';
+
+type StepName = 'extract' | 'transform' | 'load';
+
+function proxies(input: RunPipelineInput) {
+  const retry = {
+    maximumAttempts: input.retry.maximumAttempts,
+    initialInterval: input.retry.initialIntervalMs,
+    backoffCoefficient: input.retry.backoffCoefficient,
+    ...(input.retry.maximumIntervalMs !== undefined ? { maximumInterval: input.retry.maximumIntervalMs } : {}),
+    nonRetryableErrorTypes: input.retry.nonRetryableErrorTypes,
+  };
+  const step = (startToCloseTimeout: number, summary: string) =>
+    proxyActivities<Activities>({ startToCloseTimeout, heartbeatTimeout: input.timeouts.heartbeatMs, retry, summary });
+  return {
+    extract: step(input.timeouts.extractMs, `extract · ${input.pipeline}`),
+    transform: step(input.timeouts.transformMs, `transform · ${input.pipeline}`),
+    load: step(input.timeouts.loadMs, `load · ${input.pipeline}`),
+    cleanup: proxyActivities<Activities>({
+      startToCloseTimeout: 60_000,
+      retry: { maximumAttempts: 5 },
+      summary: 'drop staged data',
+    }),
+  };
+}
+
+/**
+ * One pipeline run: extract → transform → load as activities, for one window. Large step results travel as
+ * references to staged data; the staged data is dropped when the run succeeds.
+ */
+export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineResult> {
+  const acts = proxies(input);
+  const steps: Record<StepName, StepProgress> = {
+    extract: { state: 'pending' },
+    transform: { state: input.hasTransform ? 'pending' : 'skipped' },
+    load: { state: 'pending' },
+  };
+  let current: StepName | undefined;
+  setHandler(progressQuery, () => ({ pipeline: input.pipeline, window: input.window, steps, ...(current ? { current } : {}) }));
+
+  const request = { pipeline: input.pipeline, window: input.window };
+  async function run<T>(name: StepName, fn: () => Promise<T>, rows: (t: T) => number, staged?: (t: T) => boolean): Promise<T> {
+    current = name;
+    steps[name] = { state: 'running', startedAt: new Date().toISOString() };
+    try {
+      const out = await fn();
+      steps[name] = {
+        ...steps[name],
+        state: 'succeeded',
+        rows: rows(out),
+        finishedAt: new Date().toISOString(),
+        ...(staged ? { staged: staged(out) } : {}),
+      };
+      return out;
+    } catch (err) {
+      steps[name] = { ...steps[name], state: 'failed', finishedAt: new Date().toISOString() };
+      throw err;
+    } finally {
+      current = undefined;
+    }
+  }
+  const count = (d: StepData) => d.rowCount;
+  const isStaged = (d: StepData) => d.kind === 'staged';
+
+  const extracted = await run('extract', () => acts.extract.extractRows(request), count, isStaged);
+  const transformed = input.hasTransform
+    ? await run('transform', () => acts.transform.transformRows({ ...request, data: extracted }), count, isStaged)
+    : extracted;
+  const loaded = await run('load', () => acts.load.loadRows({ ...request, data: transformed }), (r) => r.rows);
+  if (extracted.kind === 'staged' || transformed.kind === 'staged') {
+    await acts.cleanup.dropStaged({ workflowId: workflowInfo().workflowId });
+  }
+  log.info('pipeline run succeeded', { pipeline: input.pipeline, rowsLoaded: loaded.rows });
+  if (loaded.replayed) log.info('the load had already committed in an earlier attempt; it was not repeated');
+  return {
+    pipeline: input.pipeline,
+    window: input.window,
+    rowsExtracted: extracted.rowCount,
+    rowsLoaded: loaded.rows,
+    loadReplayed: loaded.replayed,
+    steps,
+  };
+}
+
