@@ -70,7 +70,7 @@ export async function runPipelines(names: string[], opts: CatalogOptions & { win
         continue;
       }
       const started = Date.now();
-      const handle = await startPipelineRun(client, spec, window, 'manual');
+      const handle = await startPipelineRun(client, spec, window, 'manual', s.taskQueue);
       if (!opts.json) process.stdout.write(`${style.bold('▶')} ${name} · ${describeWindow(window)}  ${style.dim(workflowId)}\n`);
       if (opts.detach) {
         reports.push({ pipeline: name, workflowId, window, status: 'started', webUi: link });

@@ -30,11 +30,12 @@ export async function startPipelineRun(
   spec: PipelineSpec,
   window: Window,
   kind: RunKind,
+  defaultTaskQueue: string,
   group = 'manual',
 ): Promise<WorkflowHandle<typeof runPipeline>> {
   return client.workflow.start<typeof runPipeline>('runPipeline', {
     workflowId: pipelineWorkflowId(spec.name, window),
-    taskQueue: spec.taskQueue,
+    taskQueue: spec.taskQueue ?? defaultTaskQueue,
     args: [toRunInput(spec, window, kind, group)],
     workflowExecutionTimeout: spec.timeouts.run,
     workflowIdConflictPolicy: 'USE_EXISTING',

@@ -273,8 +273,8 @@ export const PipelineSpec = z
     retry: RetrySpec.default(RetrySpec.parse({})),
     /** Time limits. */
     timeouts: TimeoutSpec.default(TimeoutSpec.parse({})),
-    /** Temporal task queue whose workers run this pipeline. */
-    taskQueue: z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/, 'a task queue is letters, digits, _, . and -').default('pipectl'),
+    /** Temporal task queue whose workers run this pipeline; default `PIPECTL_TASK_QUEUE` (or `pipectl`). */
+    taskQueue: z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/, 'a task queue is letters, digits, _, . and -').optional(),
     /** Team or person who owns it. */
     owner: z.string().optional(),
     /** Free tags for search and grouping. */

@@ -1,0 +1,134 @@
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Pool } from 'pg';
+import { definePipeline, postgres } from '../../index';
+import { startPipelineRun, describeFailure } from '../../cli/runs';
+import { parseWindow } from '../../core/window';
+import { catalogOf } from '../helpers/catalog';
+import { createTestDatabase, poolFor } from '../helpers/postgres';
+import { startTestWorker, testClient, uniqueQueue } from '../helpers/temporal';
+
+const window = parseWindow('2026-11-20');
+const queue = uniqueQueue('run');
+let url: string;
+let db: Pool;
+let client: Client;
+let worker: Awaited<ReturnType<typeof startTestWorker>>;
+const calls = { flakyExtract: 0, loads: 0 };
+
+const flaky = definePipeline({
+  name: 'flaky',
+  taskQueue: queue,
+  retry: { maximumAttempts: 5, initialInterval: '100ms', backoffCoefficient: 1 },
+  extract: () => {
+    calls.flakyExtract++;
+    if (calls.flakyExtract <= 2) throw new Error(`source not ready (attempt ${calls.flakyExtract})`);
+    return [{ id: 1, v: 'a' }, { id: 2, v: 'b' }];
+  },
+  load: postgres.upsert({ connection: 'warehouse', table: 'public.items', key: ['id'] }),
+});
+
+const broken = definePipeline({
+  name: 'broken',
+  taskQueue: queue,
+  retry: { maximumAttempts: 10, initialInterval: '1s' },
+  extract: () => {
+    throw ApplicationFailure.create({ type: 'SourceSchemaChanged', nonRetryable: true, message: 'column amount is gone' });
+  },
+  load: postgres.upsert({ connection: 'warehouse', table: 'public.items', key: ['id'] }),
+});
+
+const missingTable = definePipeline({
+  name: 'missing_table',
+  taskQueue: queue,
+  retry: { maximumAttempts: 10, initialInterval: '1s' },
+  extract: () => [{ id: 1 }],
+  load: postgres.upsert({ connection: 'warehouse', table: 'public.no_such_table', key: ['id'] }),
+});
+
+const big = definePipeline({
+  name: 'big',
+  taskQueue: queue,
+  extract: postgres.query({
+    connection: 'warehouse',
+    sql: `SELECT g AS id, $windowStart::timestamptz AS at, repeat(md5(g::text), 4) AS payload
+            FROM generate_series(1, 60000) g`,
+  }),
+  transform: (rows) => rows.map((r) => ({ ...r, payload: String(r.payload).toUpperCase() })),
+  load: postgres.replace({ connection: 'warehouse', table: 'public.big', windowColumn: 'at' }),
+});
+
+beforeAll(async () => {
+  url = await createTestDatabase('run');
+  db = poolFor(url);
+  await db.query('CREATE TABLE public.items (id int PRIMARY KEY, v text)');
+  await db.query('CREATE TABLE public.big (id int PRIMARY KEY, at timestamptz NOT NULL, payload text NOT NULL)');
+  client = await testClient();
+  worker = await startTestWorker({
+    catalog: catalogOf([flaky, broken, missingTable, big]),
+    taskQueue: queue,
+    connections: { warehouse: url, pipectl: url },
+  });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await db?.end();
+  await client?.connection.close();
+});
+
+function specOf(def: ReturnType<typeof definePipeline>) {
+  return catalogOf([def]).pipelines.values().next().value!.spec;
+}
+
+test('a step that fails twice then succeeds gives a successful run whose load happened once', async () => {
+  const handle = await startPipelineRun(client, specOf(flaky), window, 'manual', queue);
+  const result = await handle.result();
+  expect(calls.flakyExtract).toBe(3);
+  expect(result.rowsLoaded).toBe(2);
+  const ledger = await db.query('SELECT rows FROM pipectl.load_ledger WHERE workflow_id = $1', [handle.workflowId]);
+  expect(ledger.rows).toEqual([{ rows: '2' }]);
+  const rows = await db.query('SELECT id, v FROM public.items ORDER BY id');
+  expect(rows.rows).toEqual([{ id: 1, v: 'a' }, { id: 2, v: 'b' }]);
+  // The history shows the retries: the extract activity completed on its third attempt.
+  const history = await handle.fetchHistory();
+  const started = history.events!.filter((e) => e.activityTaskStartedEventAttributes);
+  expect(started.map((e) => e.activityTaskStartedEventAttributes!.attempt)).toEqual([3, 1]);
+});
+
+test('a non-retryable error fails the run at once with its type', async () => {
+  const handle = await startPipelineRun(client, specOf(broken), window, 'manual', queue);
+  const err = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect(describeFailure(err)).toEqual({ type: 'SourceSchemaChanged', message: 'extractRows: column amount is gone' });
+  const history = await handle.fetchHistory();
+  const started = history.events!.filter((e) => e.activityTaskStartedEventAttributes);
+  expect(started).toHaveLength(1);
+});
+
+test('a load into a missing table fails permanently with TableNotFound', async () => {
+  const handle = await startPipelineRun(client, specOf(missingTable), window, 'manual', queue);
+  const err = await handle.result().catch((e: unknown) => e);
+  expect(describeFailure(err).type).toBe('TableNotFound');
+  expect(describeFailure(err).message).toMatch(/no_such_table/);
+});
+
+test('an extract larger than 5 MB passes through staging and the staged data is dropped on success', async () => {
+  const handle = await startPipelineRun(client, specOf(big), window, 'manual', queue);
+  const result = await handle.result();
+  expect(result.rowsExtracted).toBe(60000);
+  expect(result.rowsLoaded).toBe(60000);
+  expect(result.steps.extract.staged).toBe(true);
+  expect(result.steps.transform.staged).toBe(true);
+  const count = await db.query("SELECT count(*)::int AS n, count(*) FILTER (WHERE payload = upper(payload))::int AS upper FROM public.big");
+  expect(count.rows[0]).toEqual({ n: 60000, upper: 60000 });
+  // No payload in the history is anywhere near Temporal's 2 MB limit: only references travelled.
+  const history = await handle.fetchHistory();
+  const largest = Math.max(...history.events!.map((e) => JSON.stringify(e).length));
+  expect(largest).toBeLessThan(300 * 1024);
+  const staged = await db.query('SELECT count(*)::int AS n FROM pipectl.staged_chunks WHERE ref LIKE $1', [`${handle.workflowId}/%`]);
+  expect(staged.rows[0].n).toBe(0);
+});
