@@ -29,7 +29,7 @@ export interface CatalogReport {
 const SOURCE = /\.(ts|mts|cts|js|mjs|cjs)$/;
 const SKIP = /(\.d\.ts|\.test\.[cm]?[jt]s|\.spec\.[cm]?[jt]s)$/;
 
-let tsx: { require(id: string, fromFile: string): unknown } | undefined;
+let tsxRegistered = false;
 
 function definitionFiles(dir: string): string[] {
   const out: string[] = [];
@@ -47,9 +47,14 @@ function definitionFiles(dir: string): string[] {
 
 /** Loads a TypeScript or JavaScript module of the user's, compiling TypeScript on the fly. */
 export function loadModule(file: string): Record<string, unknown> {
-  // TypeScript definitions are compiled on the fly, in their own namespace so the host's loaders are untouched.
-  tsx ??= register({ namespace: 'pipectl-catalog' });
-  return tsx.require(file, __filename) as Record<string, unknown>;
+  // TypeScript definitions are compiled on the fly by tsx's require hook. Where a host already compiles TypeScript
+  // (jest), its own require handles the file and the hook stays unused.
+  if (!tsxRegistered) {
+    register();
+    tsxRegistered = true;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(file) as Record<string, unknown>;
 }
 
 function pathOf(path: readonly PropertyKey[]): string | undefined {

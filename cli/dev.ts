@@ -26,7 +26,9 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 
 /** Starts the local stack, runs the pipelines once, and serves until a signal (or exits with `--once`). */
 export async function dev(opts: DevOptions): Promise<number> {
-  const s = commandSettings(opts);
+  const base = commandSettings(opts);
+  // Relative paths of file steps land under the state folder in development, out of the working tree.
+  const s = process.env.PIPECTL_FILES_DIR ? base : { ...base, filesDir: join(base.stateDir, 'files') };
   const catalog = catalogFor(s);
   const port = Number(s.temporalAddress.split(':').pop());
   const cleanups: (() => Promise<void>)[] = [];
@@ -65,13 +67,15 @@ export async function dev(opts: DevOptions): Promise<number> {
         const mod = loadModule(setupFile) as { setup?: (ctx: DevSetupContext) => Promise<void> | void };
         if (typeof mod.setup === 'function') {
           say(`Running ${setupFile}`);
-          await mod.setup({ postgres: (name): Promise<Pool> => pools.get(name), stateDir: s.stateDir, log: (l) => say(`  ${l}`) });
+          await mod.setup({ postgres: (name): Promise<Pool> => pools.get(name), stateDir: s.stateDir, filesDir: s.filesDir, log: (l) => say(`  ${l}`) });
         }
       } finally {
         await pools.close();
       }
     }
 
+    // Worker logs are JSON for machines; in the dev console only warnings and errors are shown unless asked.
+    process.env.PIPECTL_LOG_LEVEL ??= 'WARN';
     const worker = await createPipectlWorker({ settings: s, catalog, ...(embedded ? { embedded } : {}), log: (l) => say(style.dim(l)) });
     const running = worker.run();
     cleanups.push(async () => {
@@ -99,6 +103,7 @@ export async function dev(opts: DevOptions): Promise<number> {
     }
     const outputs = [...catalog.pipelines.values()].flatMap((e) => e.spec.outputs.map((o) => `${o} ← ${e.spec.name}`));
     if (outputs.length > 0) say(`${style.bold('Datasets written:')} ${outputs.join(', ')}`);
+    say(`${style.bold('Files:')}            relative paths of file steps are under ${s.filesDir}`);
 
     if (opts.once) {
       await cleanup();

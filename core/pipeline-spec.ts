@@ -323,8 +323,10 @@ export function isPipelineDefinition(value: unknown): value is PipelineDefinitio
 export interface DevSetupContext {
   /** The pool of a named connection (embedded PostgreSQL in development). */
   postgres(connection: string): Promise<Pool>;
-  /** The state folder (`.pipectl`), for local files. */
+  /** The state folder (`.pipectl`). */
   stateDir: string;
+  /** Base folder of relative paths in file steps (`PIPECTL_FILES_DIR`; `.pipectl/files` under `pipectl dev`). */
+  filesDir: string;
   /** Prints a line for the user. */
   log(line: string): void;
 }

@@ -69,7 +69,7 @@ export async function setup(ctx: DevSetupContext): Promise<void> {
     );`);
   ctx.log('warehouse: analytics.orders_daily, analytics.customer_ltv, analytics.refunds ready');
 
-  const refundsDir = join(ctx.stateDir, 'example-data', 'refunds');
+  const refundsDir = join(ctx.filesDir, 'example-data', 'refunds');
   mkdirSync(refundsDir, { recursive: true });
   for (let d = days; d >= 1; d--) {
     const dayStart = today - d * 86_400_000;

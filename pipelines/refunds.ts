@@ -9,6 +9,6 @@ export default definePipeline({
   schedule: { every: '1 day', timezone: 'UTC' },
   inputs: ['files.refunds'],
   outputs: ['analytics.refunds'],
-  extract: ndjson.read('.pipectl/example-data/refunds/{startDate}.ndjson'),
+  extract: ndjson.read('example-data/refunds/{startDate}.ndjson'),
   load: postgres.replace({ connection: 'warehouse', table: 'analytics.refunds', windowColumn: 'refunded_at' }),
 });

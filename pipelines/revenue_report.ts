@@ -27,5 +27,5 @@ export default definePipeline({
       refunds: r.refunds,
       net_revenue: (Number(r.revenue) - Number(r.refunds)).toFixed(2),
     })),
-  load: csv.write('.pipectl/output/revenue-{startDate}.csv'),
+  load: csv.write('output/revenue-{startDate}.csv'),
 });

@@ -20,6 +20,8 @@ export const Settings = z.object({
   uiPort: z.coerce.number().int().min(1).max(65535),
   /** `PIPECTL_INLINE_LIMIT_BYTES`: step results larger than this are staged in PostgreSQL (at most 256 KiB). */
   inlineLimitBytes: z.coerce.number().int().min(0).max(256 * 1024),
+  /** `PIPECTL_FILES_DIR`: base of relative paths in file steps (default: the working directory; `.pipectl/files` under `pipectl dev`). */
+  filesDir: z.string().min(1),
   /** `PIPECTL_STAGING_CONNECTION`: the named connection that holds staged data. */
   stagingConnection: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'a connection name'),
 });
@@ -35,6 +37,7 @@ const ENV_NAMES: Record<keyof Settings, string> = {
   uiPort: 'PIPECTL_UI_PORT',
   inlineLimitBytes: 'PIPECTL_INLINE_LIMIT_BYTES',
   stagingConnection: 'PIPECTL_STAGING_CONNECTION',
+  filesDir: 'PIPECTL_FILES_DIR',
 };
 
 /** A setting could not be read; the message names the environment variable. */
@@ -55,6 +58,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     uiPort: env.PIPECTL_UI_PORT || '8233',
     inlineLimitBytes: env.PIPECTL_INLINE_LIMIT_BYTES || String(256 * 1024),
     stagingConnection: env.PIPECTL_STAGING_CONNECTION || 'pipectl',
+    filesDir: resolve(env.PIPECTL_FILES_DIR || '.'),
   };
   const parsed = Settings.safeParse(raw);
   if (!parsed.success) {

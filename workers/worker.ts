@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { PostgresPools } from '../activities/postgres/pools';
@@ -8,7 +9,7 @@ import type { Settings } from '../temporal-config/settings';
 import { BUNDLE_PATH } from './build-bundle';
 import { connectionResolver, connectionsUsed, configuredConnections } from './connections';
 import type { EmbeddedPostgresServer } from './embedded-postgres';
-import { join } from 'node:path';
+import { installWorkerLogging } from './logging';
 
 /** Options of a worker process. */
 export interface PipectlWorkerOptions {
@@ -53,6 +54,7 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
   const { settings, catalog } = options;
   const log = options.log ?? (() => undefined);
   const env = options.env ?? process.env;
+  installWorkerLogging(env);
   let embedded = options.embedded;
   let ownsEmbedded = false;
   const configured = configuredConnections(env);
@@ -74,6 +76,7 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
     pools,
     staging,
     inlineLimitBytes: settings.inlineLimitBytes,
+    filesDir: settings.filesDir,
   });
   const connection = await NativeConnection.connect({ address: settings.temporalAddress });
   const source = workflowSource(log);

@@ -27,6 +27,7 @@ export default async function globalSetup(): Promise<void> {
   });
   const pg = await startEmbeddedPostgres({ dataDir: join(stateDir, 'postgres'), port: pgPort, log });
   process.env.TEMPORAL_ADDRESS = server.address;
+  process.env.PIPECTL_LOG_LEVEL ??= 'WARN';
   process.env.PIPECTL_UI_PORT = String(uiPort);
   process.env.PIPECTL_TEST_STATE_DIR = stateDir;
   process.env.PIPECTL_TEST_PG_BASE_URL = pg.baseUrl;

@@ -1,0 +1,128 @@
+import { definePipeline, postgres } from '../../index';
+import type { Row } from '../../core/pipeline-spec';
+import { pipelineWorkflowId } from '../../core/run-input';
+import { parseWindow } from '../../core/window';
+import { activityHarness, newRun, type ActivityHarness } from './activity-harness';
+
+const window = parseWindow('2026-11-20');
+/** Small enough that the 2,000-row extract below is staged and the 3-row one is not. */
+const INLINE_LIMIT = 16 * 1024;
+
+let transformed: Row[] | undefined;
+
+const generated = (n: number) =>
+  definePipeline({
+    name: `gen_${n}`,
+    extract: postgres.query({
+      connection: 'warehouse',
+      sql: `SELECT g AS id, $windowStart::timestamptz AS at, 'row ' || g || E' \\t "quoted", \u00e9' AS label,
+                   jsonb_build_object('n', g, 'odd', g % 2 = 1) AS doc, g * 1.5 AS ratio, NULL::text AS nothing
+              FROM generate_series(1, ${n}) g ORDER BY g`,
+      batchSize: 500,
+    }),
+    transform: (rows) => {
+      transformed = rows;
+      return rows.map((r) => ({ id: r.id, label: String(r.label).toUpperCase() }));
+    },
+    load: () => 0,
+  });
+
+const expected = (n: number): Row[] =>
+  Array.from({ length: n }, (_, i) => {
+    const g = i + 1;
+    return {
+      id: g,
+      at: window.start,
+      label: `row ${g} \t "quoted", \u00e9`,
+      doc: { n: g, odd: g % 2 === 1 },
+      ratio: (g * 1.5).toFixed(1),
+      nothing: null,
+    };
+  });
+
+let h: ActivityHarness;
+
+beforeAll(async () => {
+  h = await activityHarness('staging', [generated(2000), generated(3)], { inlineLimitBytes: INLINE_LIMIT });
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+beforeEach(async () => {
+  transformed = undefined;
+  const table = await h.db.query<{ t: string | null }>("SELECT to_regclass('pipectl.staged_chunks')::text AS t");
+  if (table.rows[0]?.t) await h.db.query('TRUNCATE pipectl.staged_chunks');
+});
+
+async function stagedChunkCount(prefix: string): Promise<number> {
+  const res = await h.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pipectl.staged_chunks WHERE starts_with(ref, $1)", [prefix]);
+  return res.rows[0]!.n;
+}
+
+test('an extract bigger than the inline limit is staged in chunks under the run, and the transform reads it back exactly', async () => {
+  const run = newRun(pipelineWorkflowId('gen_2000', window));
+  const data = await h.run(h.activities.extractRows, { pipeline: 'gen_2000', window }, run);
+  expect(data).toMatchObject({ kind: 'staged', ref: `${run.workflowId}/${run.runId}/extract/1`, rowCount: 2000 });
+  if (data.kind !== 'staged') throw new Error('unreachable');
+  expect(data.chunks).toBeGreaterThanOrEqual(2);
+  expect(data.bytes).toBeGreaterThan(INLINE_LIMIT);
+  expect(await stagedChunkCount(data.ref)).toBe(data.chunks);
+
+  const out = await h.run(h.activities.transformRows, { pipeline: 'gen_2000', window, data }, run);
+  expect(transformed).toEqual(expected(2000));
+  expect(out).toMatchObject({ kind: 'staged', ref: `${run.workflowId}/${run.runId}/transform/1`, rowCount: 2000 });
+  const rows = await h.staging.readAll(out);
+  expect(rows).toHaveLength(2000);
+  expect(rows[1999]).toEqual({ id: 2000, label: 'ROW 2000 \t "QUOTED", \u00c9' });
+});
+
+test('a small extract stays inline, exactly as a staged read would return it, and stages nothing', async () => {
+  const run = newRun(pipelineWorkflowId('gen_3', window));
+  const data = await h.run(h.activities.extractRows, { pipeline: 'gen_3', window }, run);
+  expect(data).toEqual({ kind: 'inline', rows: expected(3), rowCount: 3 });
+  expect(await stagedChunkCount(`${run.workflowId}/`)).toBe(0);
+  const out = await h.run(h.activities.transformRows, { pipeline: 'gen_3', window, data }, run);
+  expect(transformed).toEqual(expected(3));
+  expect(out.kind).toBe('inline');
+});
+
+test('a retried attempt stages under its own reference and never mixes rows with the earlier attempt', async () => {
+  const run = newRun(pipelineWorkflowId('gen_2000', window));
+  const first = await h.run(h.activities.extractRows, { pipeline: 'gen_2000', window }, run);
+  const second = await h.run(h.activities.extractRows, { pipeline: 'gen_2000', window }, { ...run, attempt: 2 });
+  if (first.kind !== 'staged' || second.kind !== 'staged') throw new Error('expected staged data');
+  expect(second.ref).toBe(`${run.workflowId}/${run.runId}/extract/2`);
+  expect(second.ref).not.toBe(first.ref);
+  expect(await h.staging.readAll(second)).toEqual(expected(2000));
+  expect(await h.staging.readAll(first)).toEqual(expected(2000));
+});
+
+test("dropStaged removes every staged chunk of the workflow ID, and only that workflow's", async () => {
+  const mine = newRun(pipelineWorkflowId('gen_2000', window));
+  const rerun = newRun(mine.workflowId);
+  // A workflow ID that extends this one: only the '/' after the ID keeps its chunks apart.
+  const other = newRun(`${mine.workflowId}x`);
+  const a = await h.run(h.activities.extractRows, { pipeline: 'gen_2000', window }, mine);
+  const b = await h.run(h.activities.transformRows, { pipeline: 'gen_2000', window, data: a }, rerun);
+  const c = await h.run(h.activities.extractRows, { pipeline: 'gen_2000', window }, other);
+  if (a.kind !== 'staged' || b.kind !== 'staged' || c.kind !== 'staged') throw new Error('expected staged data');
+
+  const dropped = await h.run(h.activities.dropStaged, { workflowId: mine.workflowId });
+  expect(dropped).toBe(a.chunks + b.chunks);
+  expect(await stagedChunkCount(`${mine.workflowId}/`)).toBe(0);
+  await expect(h.staging.readAll(a)).rejects.toThrow(/chunk 0 is missing/);
+  expect(await stagedChunkCount(`${other.workflowId}/`)).toBe(c.chunks);
+  expect(await h.run(h.activities.dropStaged, { workflowId: mine.workflowId })).toBe(0);
+});
+
+test('LIKE wildcards in a workflow ID are matched literally by dropStaged', async () => {
+  const wild = newRun('pipeline/gen_%/_');
+  const victim = newRun('pipeline/gen_2000/x');
+  const a = await h.run(h.activities.extractRows, { pipeline: 'gen_2000', window }, wild);
+  const v = await h.run(h.activities.extractRows, { pipeline: 'gen_2000', window }, victim);
+  if (a.kind !== 'staged' || v.kind !== 'staged') throw new Error('expected staged data');
+  expect(await h.run(h.activities.dropStaged, { workflowId: wild.workflowId })).toBe(a.chunks);
+  expect(await stagedChunkCount(`${victim.workflowId}/`)).toBe(v.chunks);
+});

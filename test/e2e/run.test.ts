@@ -1,0 +1,106 @@
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { Pool } from 'pg';
+import { createTestDatabase, poolFor } from '../helpers/postgres';
+import { exited, ROOT, runCli, spawnWorker } from '../helpers/spawn';
+import { uniqueQueue } from '../helpers/temporal';
+import { freePort } from '../helpers/ports';
+
+const dir = join(ROOT, 'test', 'fixtures', 'cli');
+const queue = uniqueQueue('cli');
+let url: string;
+let db: Pool;
+let worker: ChildProcess;
+const env = () => ({ PIPECTL_TASK_QUEUE: queue, PIPECTL_CONNECTION_WAREHOUSE: url, PIPECTL_CONNECTION_PIPECTL: url });
+
+beforeAll(async () => {
+  url = await createTestDatabase('cli');
+  db = poolFor(url);
+  await db.query('CREATE TABLE public.greetings (day date, id int, word text, PRIMARY KEY (day, id))');
+  worker = await spawnWorker(['--dir', dir], env());
+});
+
+afterAll(async () => {
+  worker?.kill('SIGTERM');
+  if (worker) await exited(worker);
+  await db?.end();
+});
+
+test('pipectl run follows a run to success and exits 0', async () => {
+  const res = await runCli(['run', 'greetings', '--window', '2026-11-20', '--dir', dir], env());
+  expect(res.stderr).toBe('');
+  expect(res.code).toBe(0);
+  expect(res.stdout).toContain('▶ greetings · 2026-11-20 → 2026-11-21');
+  expect(res.stdout).toMatch(/✓ greetings succeeded in .*: 3 rows extracted, 3 loaded/);
+  expect(res.stdout).toContain('/namespaces/default/workflows/pipeline%2Fgreetings%2F2026-11-20T00%3A00%3A00.000Z');
+  const rows = await db.query("SELECT id, word FROM public.greetings WHERE day = '2026-11-20' ORDER BY id");
+  expect(rows.rows).toEqual([
+    { id: 1, word: 'HELLO' },
+    { id: 2, word: 'BONJOUR' },
+    { id: 3, word: 'HALLO' },
+  ]);
+});
+
+test('running the same window again gives the same rows, never duplicates', async () => {
+  const res = await runCli(['run', 'greetings', '--window', '2026-11-20', '--dir', dir], env());
+  expect(res.code).toBe(0);
+  const rows = await db.query("SELECT count(*)::int AS n FROM public.greetings WHERE day = '2026-11-20'");
+  expect(rows.rows[0].n).toBe(3);
+});
+
+test('--json prints the run report', async () => {
+  const res = await runCli(['run', 'greetings', '--window', '2026-11-21/2026-11-22', '--dir', dir, '--json'], env());
+  expect(res.code).toBe(0);
+  const report = JSON.parse(res.stdout);
+  expect(report).toMatchObject({
+    pipeline: 'greetings',
+    workflowId: 'pipeline/greetings/2026-11-21T00:00:00.000Z',
+    window: { start: '2026-11-21T00:00:00.000Z', end: '2026-11-22T00:00:00.000Z' },
+    status: 'succeeded',
+    rowsExtracted: 3,
+    rowsLoaded: 3,
+  });
+});
+
+test('a failed run exits 1 naming the error type; its downstream does not run', async () => {
+  const res = await runCli(['run', 'after_doomed', 'doomed', 'greetings', '--window', '2026-11-23', '--dir', dir, '--json'], env());
+  expect(res.code).toBe(1);
+  const reports = JSON.parse(res.stdout) as { pipeline: string; status: string; error?: { type: string; message: string } }[];
+  expect(reports.map((r) => [r.pipeline, r.status])).toEqual([
+    ['greetings', 'succeeded'],
+    ['doomed', 'failed'],
+    ['after_doomed', 'not_run'],
+  ]);
+  expect(reports[1]!.error).toEqual({ type: 'QuotaExceeded', message: 'extractRows: the API quota is used up' });
+  const plain = await runCli(['run', 'doomed', '--window', '2026-11-24', '--dir', dir], env());
+  expect(plain.code).toBe(1);
+  expect(plain.stdout).toContain('✗ doomed failed: QuotaExceeded: extractRows: the API quota is used up');
+});
+
+test('user mistakes exit 1 with a clear message', async () => {
+  const unknown = await runCli(['run', 'nope', '--dir', dir], env());
+  expect(unknown.code).toBe(1);
+  expect(unknown.stderr).toContain('unknown pipeline nope; known: after_doomed, doomed, greetings');
+  const badWindow = await runCli(['run', 'greetings', '--window', '2026-02-30', '--dir', dir], env());
+  expect(badWindow.code).toBe(1);
+  expect(badWindow.stderr).toContain('2026-02-30 is not a calendar date');
+  const backwards = await runCli(['run', 'greetings', '--window', '2026-11-22/2026-11-20', '--dir', dir], env());
+  expect(backwards.code).toBe(1);
+  expect(backwards.stderr).toContain('the end must be after the start');
+});
+
+test('an unreachable server exits 2 and says how to start one', async () => {
+  const port = await freePort();
+  const res = await runCli(['run', 'greetings', '--dir', dir], { ...env(), TEMPORAL_ADDRESS: `localhost:${port}` });
+  expect(res.code).toBe(2);
+  expect(res.stderr).toContain(`cannot reach the Temporal server at localhost:${port}`);
+  expect(res.stderr).toContain('pipectl server start');
+});
+
+test('--help works for every command', async () => {
+  for (const args of [['--help'], ['run', '--help'], ['validate', '--help'], ['dev', '--help'], ['worker', '--help'], ['server', '--help']]) {
+    const res = await runCli(args);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/Usage: pipectl/);
+  }
+});
