@@ -34,11 +34,17 @@ export function windowPath(template: string, window: Window, baseDir = process.c
 export async function* readFileRows(step: FileReadStep, window: Window, baseDir?: string): AsyncGenerator<Row[]> {
   const path = windowPath(step.path, window, baseDir);
   if (!existsSync(path)) {
-    throw ApplicationFailure.create({ type: FILE_ERROR_TYPES.fileNotFound, nonRetryable: true, message: `no file at ${path}` });
+    throw ApplicationFailure.create({
+      type: FILE_ERROR_TYPES.fileNotFound,
+      nonRetryable: true,
+      message: `no file at ${path}`,
+    });
   }
   let batch: Row[] = [];
   if (step.format === 'csv') {
-    const parser = createReadStream(path).pipe(parse({ columns: true, delimiter: step.delimiter, bom: true, skip_empty_lines: true }));
+    const parser = createReadStream(path).pipe(
+      parse({ columns: true, delimiter: step.delimiter, bom: true, skip_empty_lines: true }),
+    );
     try {
       for await (const record of parser) {
         batch.push(record as Row);
@@ -48,7 +54,11 @@ export async function* readFileRows(step: FileReadStep, window: Window, baseDir?
         }
       }
     } catch (err) {
-      throw ApplicationFailure.create({ type: FILE_ERROR_TYPES.invalidFile, nonRetryable: true, message: `${path}: ${(err as Error).message}` });
+      throw ApplicationFailure.create({
+        type: FILE_ERROR_TYPES.invalidFile,
+        nonRetryable: true,
+        message: `${path}: ${(err as Error).message}`,
+      });
     }
   } else {
     const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
@@ -60,10 +70,18 @@ export async function* readFileRows(step: FileReadStep, window: Window, baseDir?
       try {
         value = JSON.parse(line);
       } catch (err) {
-        throw ApplicationFailure.create({ type: FILE_ERROR_TYPES.invalidFile, nonRetryable: true, message: `${path}:${n}: ${(err as Error).message}` });
+        throw ApplicationFailure.create({
+          type: FILE_ERROR_TYPES.invalidFile,
+          nonRetryable: true,
+          message: `${path}:${n}: ${(err as Error).message}`,
+        });
       }
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        throw ApplicationFailure.create({ type: FILE_ERROR_TYPES.invalidFile, nonRetryable: true, message: `${path}:${n}: each line must be a JSON object` });
+        throw ApplicationFailure.create({
+          type: FILE_ERROR_TYPES.invalidFile,
+          nonRetryable: true,
+          message: `${path}:${n}: each line must be a JSON object`,
+        });
       }
       batch.push(value as Row);
       if (batch.length >= BATCH) {
@@ -91,7 +109,8 @@ export async function writeFileRows(
   const out = createWriteStream(tmp);
   let columns = step.columns;
   let total = 0;
-  const write = (text: string) => (out.write(text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
+  const write = (text: string) =>
+    out.write(text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r()));
   try {
     for await (const rows of chunks) {
       if (rows.length === 0) continue;
@@ -105,7 +124,8 @@ export async function writeFileRows(
       }
       total += rows.length;
     }
-    if (total === 0 && step.format === 'csv' && columns) await write(stringify([columns], { delimiter: step.delimiter }));
+    if (total === 0 && step.format === 'csv' && columns)
+      await write(stringify([columns], { delimiter: step.delimiter }));
     out.end();
     await finished(out);
     await rename(tmp, path);

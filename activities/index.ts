@@ -39,7 +39,12 @@ export interface LoadResult {
 /** The workflow run this activity belongs to; step activities only ever run inside a pipeline run. */
 function execution(): { workflowId: string; runId: string } {
   const run = Context.current().info.workflowExecution;
-  if (!run) throw ApplicationFailure.create({ type: 'NotInWorkflow', nonRetryable: true, message: 'pipeline steps run inside a pipeline run' });
+  if (!run)
+    throw ApplicationFailure.create({
+      type: 'NotInWorkflow',
+      nonRetryable: true,
+      message: 'pipeline steps run inside a pipeline run',
+    });
   return run;
 }
 
@@ -100,7 +105,11 @@ export function createActivities(deps: ActivityDeps) {
     const writer = deps.staging.writer(stagingRef(step), deps.inlineLimitBytes);
     if (Array.isArray(rows)) {
       if (!rows.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r))) {
-        throw ApplicationFailure.create({ type: 'InvalidRows', nonRetryable: true, message: `${step} must return an array of objects` });
+        throw ApplicationFailure.create({
+          type: 'InvalidRows',
+          nonRetryable: true,
+          message: `${step} must return an array of objects`,
+        });
       }
       await writer.push(rows);
     } else {
@@ -122,13 +131,20 @@ export function createActivities(deps: ActivityDeps) {
         if (typeof step === 'function') {
           const rows = await step(ctx);
           if (!Array.isArray(rows)) {
-            throw ApplicationFailure.create({ type: 'InvalidRows', nonRetryable: true, message: 'extract must return an array of rows' });
+            throw ApplicationFailure.create({
+              type: 'InvalidRows',
+              nonRetryable: true,
+              message: 'extract must return an array of rows',
+            });
           }
           return collect('extract', rows);
         }
         if (step.kind === 'postgres.query') {
           const pool = await deps.pools.get(step.connection);
-          return collect('extract', queryRows(pool, step, req.window, () => ctx.heartbeat()));
+          return collect(
+            'extract',
+            queryRows(pool, step, req.window, () => ctx.heartbeat()),
+          );
         }
         return collect('extract', readFileRows(step, req.window, deps.filesDir));
       });
@@ -142,7 +158,11 @@ export function createActivities(deps: ActivityDeps) {
         const rows = await deps.staging.readAll(req.data);
         const out = spec.transform ? await spec.transform(rows, ctx) : rows;
         if (!Array.isArray(out)) {
-          throw ApplicationFailure.create({ type: 'InvalidRows', nonRetryable: true, message: 'transform must return an array of rows' });
+          throw ApplicationFailure.create({
+            type: 'InvalidRows',
+            nonRetryable: true,
+            message: 'transform must return an array of rows',
+          });
         }
         return collect('transform', out);
       });

@@ -67,10 +67,10 @@ export class Staging {
     }
     const db = await this.db();
     for (let seq = 0; seq < data.chunks; seq++) {
-      const res = await db.query<{ body: string }>('SELECT body FROM pipectl.staged_chunks WHERE ref = $1 AND seq = $2', [
-        data.ref,
-        seq,
-      ]);
+      const res = await db.query<{ body: string }>(
+        'SELECT body FROM pipectl.staged_chunks WHERE ref = $1 AND seq = $2',
+        [data.ref, seq],
+      );
       const body = res.rows[0]?.body;
       if (body === undefined) throw new Error(`staged data ${data.ref} chunk ${seq} is missing`);
       yield JSON.parse(body) as Row[];

@@ -73,7 +73,10 @@ export function readCatalog(dir: string): CatalogReport {
   try {
     files = definitionFiles(root);
   } catch (err) {
-    issues.push({ file: relative(process.cwd(), root) || '.', message: `cannot read the pipelines folder: ${(err as Error).message}` });
+    issues.push({
+      file: relative(process.cwd(), root) || '.',
+      message: `cannot read the pipelines folder: ${(err as Error).message}`,
+    });
   }
   for (const full of files) {
     const file = relative(process.cwd(), full);
@@ -99,7 +102,10 @@ export function readCatalog(dir: string): CatalogReport {
             file,
             ...(label ? { pipeline: label } : {}),
             ...(field ? { field } : {}),
-            message: issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` : issue.message,
+            message:
+              issue.code === 'unrecognized_keys'
+                ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`
+                : issue.message,
           });
         }
         continue;

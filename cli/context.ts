@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { readCatalog, type Catalog } from '../catalog/load';
 import { CatalogError } from '../catalog/issues';
 import { settings, type Settings } from '../temporal-config/settings';
@@ -12,7 +13,7 @@ export interface CatalogOptions {
 /** Settings with the command's `--dir` applied. */
 export function commandSettings(opts: CatalogOptions): Settings {
   const s = settings();
-  if (opts.dir) return { ...s, pipelinesDir: require('node:path').resolve(opts.dir) as string };
+  if (opts.dir) return { ...s, pipelinesDir: resolve(opts.dir) };
   return s;
 }
 

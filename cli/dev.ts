@@ -67,7 +67,12 @@ export async function dev(opts: DevOptions): Promise<number> {
         const mod = loadModule(setupFile) as { setup?: (ctx: DevSetupContext) => Promise<void> | void };
         if (typeof mod.setup === 'function') {
           say(`Running ${setupFile}`);
-          await mod.setup({ postgres: (name): Promise<Pool> => pools.get(name), stateDir: s.stateDir, filesDir: s.filesDir, log: (l) => say(`  ${l}`) });
+          await mod.setup({
+            postgres: (name): Promise<Pool> => pools.get(name),
+            stateDir: s.stateDir,
+            filesDir: s.filesDir,
+            log: (l) => say(`  ${l}`),
+          });
         }
       } finally {
         await pools.close();
@@ -76,7 +81,12 @@ export async function dev(opts: DevOptions): Promise<number> {
 
     // Worker logs are JSON for machines; in the dev console only warnings and errors are shown unless asked.
     process.env.PIPECTL_LOG_LEVEL ??= 'WARN';
-    const worker = await createPipectlWorker({ settings: s, catalog, ...(embedded ? { embedded } : {}), log: (l) => say(style.dim(l)) });
+    const worker = await createPipectlWorker({
+      settings: s,
+      catalog,
+      ...(embedded ? { embedded } : {}),
+      log: (l) => say(style.dim(l)),
+    });
     const running = worker.run();
     cleanups.push(async () => {
       worker.shutdown();
@@ -88,17 +98,24 @@ export async function dev(opts: DevOptions): Promise<number> {
     if (opts.run) {
       const order = topologicalOrder(catalog.graph);
       say(`\nRunning ${order.length} pipelines in dependency order: ${order.join(' → ')}\n`);
-      code = await runPipelines(order, { ...(opts.dir ? { dir: opts.dir } : {}), ...(opts.window ? { window: opts.window } : {}) });
+      code = await runPipelines(order, {
+        ...(opts.dir ? { dir: opts.dir } : {}),
+        ...(opts.window ? { window: opts.window } : {}),
+      });
     }
 
     say('');
     say(`${style.bold('Temporal Web UI:')}  ${server.uiUrl}/namespaces/${s.namespace}/workflows`);
     say(`${style.bold('Temporal address:')} ${server.address}`);
     if (embedded) {
-      say(`${style.bold('PostgreSQL:')}       ${embedded.baseUrl}/<connection>  (data in ${join(s.stateDir, 'postgres')})`);
+      say(
+        `${style.bold('PostgreSQL:')}       ${embedded.baseUrl}/<connection>  (data in ${join(s.stateDir, 'postgres')})`,
+      );
       for (const name of [...used].sort()) {
         if (configured.has(name)) continue;
-        say(`  ${name.padEnd(10)} psql ${embedded.baseUrl}/${name}   ${style.dim(`(or set ${connectionEnvVar(name)})`)}`);
+        say(
+          `  ${name.padEnd(10)} psql ${embedded.baseUrl}/${name}   ${style.dim(`(or set ${connectionEnvVar(name)})`)}`,
+        );
       }
     }
     const outputs = [...catalog.pipelines.values()].flatMap((e) => e.spec.outputs.map((o) => `${o} ← ${e.spec.name}`));

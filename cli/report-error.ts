@@ -6,7 +6,12 @@ import { style } from './output';
 
 /** Prints an error the way its class deserves and returns the exit code. */
 export function reportError(err: unknown): number {
-  if (err instanceof CatalogError || err instanceof UserError || err instanceof WindowError || err instanceof SettingsError) {
+  if (
+    err instanceof CatalogError ||
+    err instanceof UserError ||
+    err instanceof WindowError ||
+    err instanceof SettingsError
+  ) {
     process.stderr.write(`${style.red('error:')} ${err.message}\n`);
     return EXIT.user;
   }

@@ -31,7 +31,15 @@ function printProgress(p: RunProgress): void {
   const parts = (['extract', 'transform', 'load'] as const).map((name) => {
     const s = p.steps[name];
     const mark =
-      s.state === 'succeeded' ? style.green('✓') : s.state === 'failed' ? style.red('✗') : s.state === 'running' ? style.yellow('…') : s.state === 'skipped' ? style.dim('–') : style.dim('·');
+      s.state === 'succeeded'
+        ? style.green('✓')
+        : s.state === 'failed'
+          ? style.red('✗')
+          : s.state === 'running'
+            ? style.yellow('…')
+            : s.state === 'skipped'
+              ? style.dim('–')
+              : style.dim('·');
     return `${name} ${mark}${s.rows !== undefined ? ` ${s.rows.toLocaleString('en-US')} rows` : ''}`;
   });
   const line = `  ${parts.join('   ')}`;
@@ -43,12 +51,17 @@ function printProgress(p: RunProgress): void {
  * Runs the named pipelines for one window in dependency order, following each; a failure stops its downstreams.
  * Returns the process exit code.
  */
-export async function runPipelines(names: string[], opts: CatalogOptions & { window?: string; json?: boolean; detach?: boolean }): Promise<number> {
+export async function runPipelines(
+  names: string[],
+  opts: CatalogOptions & { window?: string; json?: boolean; detach?: boolean },
+): Promise<number> {
   const s = commandSettings(opts);
   const catalog = catalogFor(s);
   const unknown = names.filter((n) => !catalog.pipelines.has(n));
   if (unknown.length > 0) {
-    throw new UserError(`unknown pipeline${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; known: ${[...catalog.pipelines.keys()].sort().join(', ')}`);
+    throw new UserError(
+      `unknown pipeline${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; known: ${[...catalog.pipelines.keys()].sort().join(', ')}`,
+    );
   }
   const first = catalog.pipelines.get(names[0]!)!.spec;
   const timeZone = first.schedule?.timezone ?? 'UTC';
@@ -65,13 +78,22 @@ export async function runPipelines(names: string[], opts: CatalogOptions & { win
       const blockedBy = [...(catalog.graph.upstream.get(name) ?? [])].filter((u) => failed.has(u));
       if (blockedBy.length > 0) {
         failed.add(name);
-        reports.push({ pipeline: name, workflowId, window, status: 'not_run', webUi: link, error: { type: 'UpstreamFailed', message: `upstream ${blockedBy.join(', ')} failed` } });
-        if (!opts.json) process.stdout.write(`${style.dim('–')} ${name} not run: upstream ${blockedBy.join(', ')} failed\n`);
+        reports.push({
+          pipeline: name,
+          workflowId,
+          window,
+          status: 'not_run',
+          webUi: link,
+          error: { type: 'UpstreamFailed', message: `upstream ${blockedBy.join(', ')} failed` },
+        });
+        if (!opts.json)
+          process.stdout.write(`${style.dim('–')} ${name} not run: upstream ${blockedBy.join(', ')} failed\n`);
         continue;
       }
       const started = Date.now();
       const handle = await startPipelineRun(client, spec, window, 'manual', s.taskQueue);
-      if (!opts.json) process.stdout.write(`${style.bold('▶')} ${name} · ${describeWindow(window)}  ${style.dim(workflowId)}\n`);
+      if (!opts.json)
+        process.stdout.write(`${style.bold('▶')} ${name} · ${describeWindow(window)}  ${style.dim(workflowId)}\n`);
       if (opts.detach) {
         reports.push({ pipeline: name, workflowId, window, status: 'started', webUi: link });
         if (!opts.json) process.stdout.write(`  started; watch it at ${link}\n`);
@@ -83,7 +105,15 @@ export async function runPipelines(names: string[], opts: CatalogOptions & { win
       } catch (err) {
         const error = describeFailure(err);
         failed.add(name);
-        reports.push({ pipeline: name, workflowId, window, status: 'failed', durationMs: Date.now() - started, error, webUi: link });
+        reports.push({
+          pipeline: name,
+          workflowId,
+          window,
+          status: 'failed',
+          durationMs: Date.now() - started,
+          error,
+          webUi: link,
+        });
         if (!opts.json) {
           if (interactive) process.stdout.write('\n');
           process.stdout.write(`${style.red('✗')} ${name} failed: ${error.type}: ${error.message}\n  ${link}\n`);
@@ -91,7 +121,16 @@ export async function runPipelines(names: string[], opts: CatalogOptions & { win
         continue;
       }
       const durationMs = Date.now() - started;
-      reports.push({ pipeline: name, workflowId, window, status: 'succeeded', rowsExtracted: result.rowsExtracted, rowsLoaded: result.rowsLoaded, durationMs, webUi: link });
+      reports.push({
+        pipeline: name,
+        workflowId,
+        window,
+        status: 'succeeded',
+        rowsExtracted: result.rowsExtracted,
+        rowsLoaded: result.rowsLoaded,
+        durationMs,
+        webUi: link,
+      });
       if (!opts.json) {
         if (interactive) process.stdout.write('\n');
         process.stdout.write(

@@ -1,5 +1,11 @@
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, CancelledFailure, TerminatedFailure } from '@temporalio/common';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  TimeoutFailure,
+  CancelledFailure,
+  TerminatedFailure,
+} from '@temporalio/common';
 import { pipelineWorkflowId, toRunInput, type RunKind, type RunPipelineResult } from '../core/run-input';
 import type { PipelineSpec } from '../core/pipeline-spec';
 import { describeWindow, type Window } from '../core/window';
@@ -75,14 +81,18 @@ export function describeFailure(err: unknown): { type: string; message: string }
       }
       return { type: cur.type ?? 'Error', message: `${where}${cur.message}` };
     }
-    if (cur instanceof TimeoutFailure) return { type: 'Timeout', message: `${step ? `${step}: ` : ''}${cur.message} (${cur.timeoutType})` };
+    if (cur instanceof TimeoutFailure)
+      return { type: 'Timeout', message: `${step ? `${step}: ` : ''}${cur.message} (${cur.timeoutType})` };
     if (cur instanceof CancelledFailure) return { type: 'Cancelled', message: cur.message };
     if (cur instanceof TerminatedFailure) return { type: 'Terminated', message: cur.message };
     if (cur instanceof Error && cur.cause) {
       cur = cur.cause;
       continue;
     }
-    return { type: cur instanceof Error ? cur.name : 'Error', message: cur instanceof Error ? cur.message : String(cur) };
+    return {
+      type: cur instanceof Error ? cur.name : 'Error',
+      message: cur instanceof Error ? cur.message : String(cur),
+    };
   }
   return { type: 'Error', message: String(err) };
 }

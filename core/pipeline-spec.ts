@@ -47,7 +47,10 @@ const duration = (what: string) =>
   z.union([z.string(), z.number()]).transform((value, ctx) => {
     const ms = parseDuration(value);
     if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a duration (e.g. '30s', '5 minutes', '1h')` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `${JSON.stringify(value)} is not a duration (e.g. '30s', '5 minutes', '1h')`,
+      });
       return z.NEVER;
     }
     if (ms <= 0) {
@@ -59,11 +62,17 @@ const duration = (what: string) =>
 
 const connection = z
   .string()
-  .regex(CONNECTION_NAME, 'a connection name is lower-case letters, digits and _, starting with a letter (e.g. warehouse)');
+  .regex(
+    CONNECTION_NAME,
+    'a connection name is lower-case letters, digits and _, starting with a letter (e.g. warehouse)',
+  );
 const column = z.string().regex(SQL_IDENTIFIER, 'a column name is letters, digits and _, starting with a letter or _');
 const table = z
   .string()
-  .regex(TABLE_NAME, 'a table is `table` or `schema.table`, each part letters, digits and _, starting with a letter or _');
+  .regex(
+    TABLE_NAME,
+    'a table is `table` or `schema.table`, each part letters, digits and _, starting with a letter or _',
+  );
 const filePath = z.string().min(1, 'a path cannot be empty');
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
@@ -103,7 +112,11 @@ export const PostgresLoadStep = z
   .strict()
   .superRefine((step, ctx) => {
     if (step.mode === 'upsert' && !step.key) {
-      ctx.addIssue({ code: 'custom', path: ['key'], message: "mode 'upsert' needs key: the columns that identify a row" });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['key'],
+        message: "mode 'upsert' needs key: the columns that identify a row",
+      });
     }
     if (step.mode === 'replace' && !step.windowColumn) {
       ctx.addIssue({
@@ -164,7 +177,7 @@ function stepOrFunction<S extends z.ZodType, F>(schema: S, kinds: string, exampl
       for (const issue of parsed.error.issues) {
         const message =
           issue.code === 'invalid_union' && issue.path.join('.') === 'kind'
-            ? `unknown step kind ${JSON.stringify((value as { kind: unknown }).kind)} (one of ${kinds})`
+            ? `unknown step kind ${JSON.stringify(value.kind)} (one of ${kinds})`
             : issue.message;
         ctx.addIssue({ code: 'custom', message, path: issue.path });
       }
@@ -197,12 +210,16 @@ export const ScheduleSpec = z
     /** A cron expression (5 fields) instead of `every`. */
     cron: z
       .string()
-      .refine((c) => c.trim().split(/\s+/).length === 5, { message: 'a cron expression has 5 fields: minute hour day month weekday' })
+      .refine((c) => c.trim().split(/\s+/).length === 5, {
+        message: 'a cron expression has 5 fields: minute hour day month weekday',
+      })
       .optional(),
     /** Only fire in these hours of the day (0–23). */
     hours: HOURS.optional(),
     /** Only fire on these weekdays (0 = Sunday … 6 = Saturday). */
-    weekdays: z.array(z.number().int().min(0, 'weekdays run from 0 (Sunday) to 6').max(6, 'weekdays run from 0 (Sunday) to 6')).optional(),
+    weekdays: z
+      .array(z.number().int().min(0, 'weekdays run from 0 (Sunday) to 6').max(6, 'weekdays run from 0 (Sunday) to 6'))
+      .optional(),
     /** Only fire in these months (1–12). */
     months: z.array(z.number().int().min(1, 'months run from 1 to 12').max(12, 'months run from 1 to 12')).optional(),
     /** First day the schedule may fire (`YYYY-MM-DD` or ISO datetime). */
@@ -258,7 +275,12 @@ export type TimeoutSpec = z.infer<typeof TimeoutSpec>;
 export const PipelineSpec = z
   .object({
     /** Unique name: lower-case letters, digits, `_`, `-`. Part of workflow IDs. */
-    name: z.string({ error: 'name is required' }).regex(PIPELINE_NAME, 'a name is lower-case letters, digits, _ and -, starting with a letter, at most 100 characters'),
+    name: z
+      .string({ error: 'name is required' })
+      .regex(
+        PIPELINE_NAME,
+        'a name is lower-case letters, digits, _ and -, starting with a letter, at most 100 characters',
+      ),
     /** What the pipeline produces, for people. */
     description: z.string().default(''),
     /** When it runs; absent for pipelines that only run downstream of others or by hand. */
@@ -274,7 +296,10 @@ export const PipelineSpec = z
     /** Time limits. */
     timeouts: TimeoutSpec.default(TimeoutSpec.parse({})),
     /** Temporal task queue whose workers run this pipeline; default `PIPECTL_TASK_QUEUE` (or `pipectl`). */
-    taskQueue: z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/, 'a task queue is letters, digits, _, . and -').optional(),
+    taskQueue: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,200}$/, 'a task queue is letters, digits, _, . and -')
+      .optional(),
     /** Team or person who owns it. */
     owner: z.string().optional(),
     /** Free tags for search and grouping. */
@@ -287,7 +312,9 @@ export const PipelineSpec = z
     ),
     /** Turns extracted rows into loaded rows; absent means rows pass through unchanged. */
     transform: z
-      .custom<TransformFn>((v) => typeof v === 'function', { message: 'transform must be a function (rows, ctx) => rows' })
+      .custom<TransformFn>((v) => typeof v === 'function', {
+        message: 'transform must be a function (rows, ctx) => rows',
+      })
       .optional(),
     /** Writes the rows. */
     load: stepOrFunction<typeof LoadStep, LoadFn>(

@@ -22,17 +22,20 @@ function parseInstant(text: string, timeZone: string, what: string): number {
   if (DATE.test(text)) {
     const [y, m, d] = text.split('-').map(Number) as [number, number, number];
     const probe = new Date(Date.UTC(y, m - 1, d));
-    if (probe.getUTCMonth() !== m - 1 || probe.getUTCDate() !== d) throw new WindowError(`${what} ${text} is not a calendar date`);
+    if (probe.getUTCMonth() !== m - 1 || probe.getUTCDate() !== d)
+      throw new WindowError(`${what} ${text} is not a calendar date`);
     return zonedTimeToEpoch(timeZone, y, m, d);
   }
   const local = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?$/.exec(text);
   if (local) {
-    const [, y, mo, d, h, mi, s] = local.map(Number) as number[];
-    return zonedTimeToEpoch(timeZone, y!, mo!, d!, h!, mi!, Number.isNaN(s) ? 0 : s!);
+    const n = (i: number) => Number(local[i] ?? 0);
+    return zonedTimeToEpoch(timeZone, n(1), n(2), n(3), n(4), n(5), n(6));
   }
   const ms = Date.parse(text);
   if (!/^\d{4}-\d{2}-\d{2}T/.test(text) || Number.isNaN(ms)) {
-    throw new WindowError(`${what} ${JSON.stringify(text)} is neither a date (2026-11-20) nor a datetime (2026-11-20T04:00:00Z)`);
+    throw new WindowError(
+      `${what} ${JSON.stringify(text)} is neither a date (2026-11-20) nor a datetime (2026-11-20T04:00:00Z)`,
+    );
   }
   return ms;
 }
@@ -49,7 +52,9 @@ export function parseWindow(text: string, timeZone = 'UTC'): Window {
   let end: number;
   if (slash === -1) {
     if (!DATE.test(trimmed)) {
-      throw new WindowError(`window ${JSON.stringify(text)}: give a date (2026-11-20) or start/end (2026-11-20/2026-11-22)`);
+      throw new WindowError(
+        `window ${JSON.stringify(text)}: give a date (2026-11-20) or start/end (2026-11-20/2026-11-22)`,
+      );
     }
     start = parseInstant(trimmed, timeZone, 'window');
     end = parseInstant(addDays(trimmed, 1), timeZone, 'window');

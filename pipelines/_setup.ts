@@ -23,7 +23,7 @@ export async function setup(ctx: DevSetupContext): Promise<void> {
   const days = 14;
   // A small deterministic generator: the same seed gives the same orders on every machine.
   let state = 20261120;
-  const random = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const random = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
   const values: string[] = [];
   const params: unknown[] = [];
   for (let d = days; d >= 1; d--) {
@@ -31,7 +31,12 @@ export async function setup(ctx: DevSetupContext): Promise<void> {
     const orders = 40 + Math.floor(random() * 40);
     for (let i = 0; i < orders; i++) {
       const id = Math.floor(dayStart / 86_400_000) * 1000 + i;
-      params.push(id, 1 + Math.floor(random() * 25), (5 + random() * 195).toFixed(2), new Date(dayStart + Math.floor(random() * 86_400_000)));
+      params.push(
+        id,
+        1 + Math.floor(random() * 25),
+        (5 + random() * 195).toFixed(2),
+        new Date(dayStart + Math.floor(random() * 86_400_000)),
+      );
       const n = params.length;
       values.push(`($${n - 3}, $${n - 2}, $${n - 1}, $${n})`);
     }

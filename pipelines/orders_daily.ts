@@ -26,7 +26,12 @@ export default definePipeline({
       t.cents += Math.round(Number(row.amount) * 100);
       totals.set(Number(row.customer_id), t);
     }
-    return [...totals].map(([customer_id, t]): Row => ({ day, customer_id, orders: t.orders, revenue: (t.cents / 100).toFixed(2) }));
+    return [...totals].map(([customer_id, t]): Row => ({
+      day,
+      customer_id,
+      orders: t.orders,
+      revenue: (t.cents / 100).toFixed(2),
+    }));
   },
   load: postgres.upsert({ connection: 'warehouse', table: 'analytics.orders_daily', key: ['day', 'customer_id'] }),
 });

@@ -83,7 +83,9 @@ export async function registerSearchAttributes(address: string, namespace: strin
       searchAttributes: Object.fromEntries(
         missing.map((a) => [
           a.name,
-          a.cliType === 'Keyword' ? IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD : IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+          a.cliType === 'Keyword'
+            ? IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+            : IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
         ]),
       ),
     });
@@ -137,7 +139,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const { log } = options;
   if (await portInUse(options.port)) {
     if (!(await isTemporalServer(address))) {
-      throw new Error(`port ${options.port} is in use by something that is not a Temporal server; free it or set TEMPORAL_ADDRESS`);
+      throw new Error(
+        `port ${options.port} is in use by something that is not a Temporal server; free it or set TEMPORAL_ADDRESS`,
+      );
     }
     log(`Using the Temporal server already running at ${address}`);
     await registerSearchAttributes(address, options.namespace);

@@ -10,10 +10,13 @@ export const WINDOW_START = defineSearchAttributeKey('WindowStart', SearchAttrib
 export const RUN_KIND = defineSearchAttributeKey('RunKind', SearchAttributeType.KEYWORD);
 
 /** Every search attribute pipectl registers, by name, with its type as the dev server's flag spells it. */
-export const SEARCH_ATTRIBUTES: ReadonlyArray<{ name: string; cliType: 'Keyword' | 'Datetime'; type: SearchAttributeType }> =
-  [
-    { name: PIPELINE_NAME.name, cliType: 'Keyword', type: SearchAttributeType.KEYWORD },
-    { name: PIPELINE_GROUP.name, cliType: 'Keyword', type: SearchAttributeType.KEYWORD },
-    { name: WINDOW_START.name, cliType: 'Datetime', type: SearchAttributeType.DATETIME },
-    { name: RUN_KIND.name, cliType: 'Keyword', type: SearchAttributeType.KEYWORD },
-  ];
+export const SEARCH_ATTRIBUTES: ReadonlyArray<{
+  name: string;
+  cliType: 'Keyword' | 'Datetime';
+  type: SearchAttributeType;
+}> = [
+  { name: PIPELINE_NAME.name, cliType: 'Keyword', type: SearchAttributeType.KEYWORD },
+  { name: PIPELINE_GROUP.name, cliType: 'Keyword', type: SearchAttributeType.KEYWORD },
+  { name: WINDOW_START.name, cliType: 'Datetime', type: SearchAttributeType.DATETIME },
+  { name: RUN_KIND.name, cliType: 'Keyword', type: SearchAttributeType.KEYWORD },
+];

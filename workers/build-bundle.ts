@@ -10,7 +10,14 @@ export const BUNDLE_PATH = join(packageRoot(), 'dist', 'workflow-bundle.js');
 export async function buildBundle(out = BUNDLE_PATH): Promise<string> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
-    logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: console.warn, error: console.error },
+    logger: {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: console.warn,
+      error: console.error,
+    },
   });
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, code);

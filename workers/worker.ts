@@ -42,7 +42,9 @@ export function workflowSource(log: (line: string) => void): Pick<WorkerOptions,
   if (existsSync(BUNDLE_PATH) && process.env.PIPECTL_BUNDLE_ON_THE_FLY !== '1') {
     return { workflowBundle: { codePath: BUNDLE_PATH } };
   }
-  log(`No prebuilt workflow bundle at ${BUNDLE_PATH}: bundling workflows on the fly (run \`npm run build\` for production)`);
+  log(
+    `No prebuilt workflow bundle at ${BUNDLE_PATH}: bundling workflows on the fly (run \`npm run build\` for production)`,
+  );
   return { workflowsPath: require.resolve('../workflows') };
 }
 
@@ -89,7 +91,9 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
         taskQueue,
         activities,
         ...source,
-        ...(options.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities } : {}),
+        ...(options.maxConcurrentActivities
+          ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities }
+          : {}),
       }),
     ),
   );

@@ -39,10 +39,20 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
     load: { state: 'pending' },
   };
   let current: StepName | undefined;
-  setHandler(progressQuery, () => ({ pipeline: input.pipeline, window: input.window, steps, ...(current ? { current } : {}) }));
+  setHandler(progressQuery, () => ({
+    pipeline: input.pipeline,
+    window: input.window,
+    steps,
+    ...(current ? { current } : {}),
+  }));
 
   const request = { pipeline: input.pipeline, window: input.window };
-  async function run<T>(name: StepName, fn: () => Promise<T>, rows: (t: T) => number, staged?: (t: T) => boolean): Promise<T> {
+  async function run<T>(
+    name: StepName,
+    fn: () => Promise<T>,
+    rows: (t: T) => number,
+    staged?: (t: T) => boolean,
+  ): Promise<T> {
     current = name;
     steps[name] = { state: 'running', startedAt: new Date().toISOString() };
     try {
@@ -69,7 +79,11 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
   const transformed = input.hasTransform
     ? await run('transform', () => acts.transform.transformRows({ ...request, data: extracted }), count, isStaged)
     : extracted;
-  const loaded = await run('load', () => acts.load.loadRows({ ...request, data: transformed }), (r) => r.rows);
+  const loaded = await run(
+    'load',
+    () => acts.load.loadRows({ ...request, data: transformed }),
+    (r) => r.rows,
+  );
   if (extracted.kind === 'staged' || transformed.kind === 'staged') {
     await acts.cleanup.dropStaged({ workflowId: workflowInfo().workflowId });
   }
@@ -84,4 +98,3 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
     steps,
   };
 }
-

@@ -24,7 +24,11 @@ export async function* queryRows(
   try {
     bound = bindNamedParameters(step.sql);
   } catch (err) {
-    throw ApplicationFailure.create({ type: PG_ERROR_TYPES.invalidSql, nonRetryable: true, message: (err as Error).message });
+    throw ApplicationFailure.create({
+      type: PG_ERROR_TYPES.invalidSql,
+      nonRetryable: true,
+      message: (err as Error).message,
+    });
   }
   const values = bound.names.map((name) => {
     if (name === 'windowStart') return window.start;
@@ -145,7 +149,10 @@ export async function loadRows(
         staged = true;
       }
       try {
-        await pipeStreams(Readable.from([copyLines(rows, columns)]), client.query(copyFrom(`COPY pg_temp.pipectl_load (${columns.map(quoteIdentifier).join(', ')}) FROM STDIN`)));
+        await pipeStreams(
+          Readable.from([copyLines(rows, columns)]),
+          client.query(copyFrom(`COPY pg_temp.pipectl_load (${columns.map(quoteIdentifier).join(', ')}) FROM STDIN`)),
+        );
       } catch (err) {
         classifyPgError(err, `load into ${step.table}`);
       }
@@ -168,7 +175,10 @@ export async function loadRows(
             });
           }
         }
-        await client.query(`DELETE FROM ${target} WHERE ${wc} >= $1 AND ${wc} < $2`, [identity.window.start, identity.window.end]);
+        await client.query(`DELETE FROM ${target} WHERE ${wc} >= $1 AND ${wc} < $2`, [
+          identity.window.start,
+          identity.window.end,
+        ]);
         if (staged) {
           const cols = columns!.map(quoteIdentifier).join(', ');
           await client.query(`INSERT INTO ${target} (${cols}) SELECT ${cols} FROM pg_temp.pipectl_load`);
@@ -176,7 +186,9 @@ export async function loadRows(
       } else if (staged) {
         const cols = columns!.map(quoteIdentifier).join(', ');
         const key = step.key!.map(quoteIdentifier);
-        const updates = columns!.filter((c) => !step.key!.includes(c)).map((c) => `${quoteIdentifier(c)} = EXCLUDED.${quoteIdentifier(c)}`);
+        const updates = columns!
+          .filter((c) => !step.key!.includes(c))
+          .map((c) => `${quoteIdentifier(c)} = EXCLUDED.${quoteIdentifier(c)}`);
         await client.query(
           `INSERT INTO ${target} (${cols}) SELECT ${cols} FROM pg_temp.pipectl_load ON CONFLICT (${key.join(', ')}) ` +
             (updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'),
@@ -185,12 +197,23 @@ export async function loadRows(
       await client.query(
         `INSERT INTO pipectl.load_ledger (workflow_id, run_id, pipeline, window_start, window_end, target, rows)
          VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [identity.workflowId, identity.runId, identity.pipeline, identity.window.start, identity.window.end, step.table, total],
+        [
+          identity.workflowId,
+          identity.runId,
+          identity.pipeline,
+          identity.window.start,
+          identity.window.end,
+          step.table,
+          total,
+        ],
       );
       await client.query('COMMIT');
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err;
-      if ((err as { code?: string }).code === '23505' && /load_ledger/.test((err as Error).message + ((err as { constraint?: string }).constraint ?? ''))) {
+      if (
+        (err as { code?: string }).code === '23505' &&
+        /load_ledger/.test((err as Error).message + ((err as { constraint?: string }).constraint ?? ''))
+      ) {
         // A concurrent attempt of the same run committed first: its load stands, this one rolls back.
         await client.query('ROLLBACK').catch(() => undefined);
         return { rows: total, replayed: true };

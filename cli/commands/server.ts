@@ -18,7 +18,19 @@ export function registerServer(program: Command): void {
         namespace: s.namespace,
         log: (l) => process.stderr.write(`${l}\n`),
       });
-      process.stdout.write(`Temporal ${dev.started ? 'started' : 'already running'} at ${dev.address}; Web UI ${dev.uiUrl}\n`);
+      process.stdout.write(
+        `Temporal ${dev.started ? 'started' : 'already running'} at ${dev.address}; Web UI ${dev.uiUrl}\n`,
+      );
+    });
+  server
+    .command('install')
+    .description('find or build the Temporal CLI (TEMPORAL_CLI_PATH, PATH, cache; else build from its Go module) and print its path')
+    .action(async () => {
+      const { settings } = await import('../../temporal-config/settings');
+      const { ensureTemporalCli } = await import('../../temporal-config/temporal-cli');
+      const cli = await ensureTemporalCli(settings().cacheDir, (l) => process.stderr.write(`${l}\n`));
+      if (!cli) throw new Error('no Temporal CLI could be found, built or installed; set TEMPORAL_CLI_PATH');
+      process.stdout.write(`${cli.path}\n`);
     });
   server
     .command('stop')

@@ -14,7 +14,10 @@ export function registerValidate(program: Command): void {
       const { printJson, style } = await import('../output');
       const s = commandSettings(opts);
       const { catalog, issues } = readCatalog(s.pipelinesDir);
-      const external = [...catalog.graph.externalDatasets.entries()].map(([dataset, readers]) => ({ dataset, readers }));
+      const external = [...catalog.graph.externalDatasets.entries()].map(([dataset, readers]) => ({
+        dataset,
+        readers,
+      }));
       if (opts.json) {
         printJson({
           valid: issues.length === 0,
@@ -24,7 +27,9 @@ export function registerValidate(program: Command): void {
           issues,
         });
       } else if (issues.length > 0) {
-        process.stderr.write(`${style.red(`${issues.length} problem${issues.length === 1 ? '' : 's'}`)} in ${s.pipelinesDir}:\n`);
+        process.stderr.write(
+          `${style.red(`${issues.length} problem${issues.length === 1 ? '' : 's'}`)} in ${s.pipelinesDir}:\n`,
+        );
         for (const issue of issues) process.stderr.write(`  ${formatIssue(issue)}\n`);
       } else {
         process.stdout.write(
@@ -36,7 +41,8 @@ export function registerValidate(program: Command): void {
         }
       }
       if (issues.length > 0 || catalog.pipelines.size === 0) {
-        if (catalog.pipelines.size === 0 && issues.length === 0 && !opts.json) process.stderr.write(`no pipeline definitions under ${s.pipelinesDir}\n`);
+        if (catalog.pipelines.size === 0 && issues.length === 0 && !opts.json)
+          process.stderr.write(`no pipeline definitions under ${s.pipelinesDir}\n`);
         process.exitCode = 1;
       }
     });

@@ -9,7 +9,8 @@ export function registerWorker(program: Command): void {
     .option('-q, --task-queue <queue...>', 'task queues to serve (default: $PIPECTL_TASK_QUEUE or pipectl)')
     .option('--max-concurrent-activities <n>', 'steps run at once per queue', (v) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`--max-concurrent-activities must be a positive integer, got ${v}`);
+      if (!Number.isInteger(n) || n < 1)
+        throw new Error(`--max-concurrent-activities must be a positive integer, got ${v}`);
       return n;
     })
     .action(async (opts: { dir?: string; taskQueue?: string[]; maxConcurrentActivities?: number }) => {

@@ -8,15 +8,24 @@ import { activityHarness, expectPermanent, failureOf, type ActivityHarness } fro
 const window = parseWindow('2026-11-20');
 const noLoad = () => 0;
 
-function queryPipeline(name: string, sql: string, options: { params?: Record<string, string | number | boolean | null>; batchSize?: number } = {}) {
+function queryPipeline(
+  name: string,
+  sql: string,
+  options: { params?: Record<string, string | number | boolean | null>; batchSize?: number } = {},
+) {
   return definePipeline({ name, extract: postgres.query({ connection: 'warehouse', sql, ...options }), load: noLoad });
 }
 
 const INJECTION = "x' OR '1'='1'; DROP TABLE public.events; --";
 
 const pipelines = [
-  queryPipeline('windowed', 'SELECT id, kind FROM public.events WHERE at >= $windowStart AND at < $windowEnd ORDER BY id'),
-  queryPipeline('by_kind', 'SELECT id FROM public.events WHERE kind = $kind ORDER BY id', { params: { kind: INJECTION } }),
+  queryPipeline(
+    'windowed',
+    'SELECT id, kind FROM public.events WHERE at >= $windowStart AND at < $windowEnd ORDER BY id',
+  ),
+  queryPipeline('by_kind', 'SELECT id FROM public.events WHERE kind = $kind ORDER BY id', {
+    params: { kind: INJECTION },
+  }),
   queryPipeline('echo', 'SELECT $kind::text AS kind, $limit::int AS lim, $windowStart::timestamptz AS ws', {
     params: { kind: INJECTION, limit: 3 },
   }),
@@ -93,7 +102,13 @@ test('a result larger than batchSize arrives whole, fetched in batchSize batches
   const data = await h.run(h.activities.extractRows, { pipeline: 'batched', window });
   expect(rowsOf(data).map((r) => r.n)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
 
-  const step = PostgresQueryStep.parse(postgres.query({ connection: 'warehouse', sql: 'SELECT g AS n FROM generate_series(1, $last::int) g', batchSize: 4 }));
+  const step = PostgresQueryStep.parse(
+    postgres.query({
+      connection: 'warehouse',
+      sql: 'SELECT g AS n FROM generate_series(1, $last::int) g',
+      batchSize: 4,
+    }),
+  );
   const pool = await h.pools.get('warehouse');
   const sizes = async (last: number) => {
     const out: number[] = [];
@@ -134,31 +149,42 @@ test('an unknown pipeline is PipelineNotFound', async () => {
  * unexpectedly passing: turn it into a plain `test`.
  */
 describe('known bugs', () => {
-  test.failing('a data error raised while fetching (division by zero) is InvalidData, like one raised while planning', async () => {
-    const err = await failureOf(h.run(h.activities.extractRows, { pipeline: 'divides_by_zero', window }));
-    expectPermanent(err, 'InvalidData');
-  });
+  test.failing(
+    'a data error raised while fetching (division by zero) is InvalidData, like one raised while planning',
+    async () => {
+      const err = await failureOf(h.run(h.activities.extractRows, { pipeline: 'divides_by_zero', window }));
+      expectPermanent(err, 'InvalidData');
+    },
+  );
 
   test.failing('a query that tries to write fails permanently instead of being retried', async () => {
     const err = await failureOf(h.run(h.activities.extractRows, { pipeline: 'writes', window }));
     expectPermanent(err, 'InvalidSql');
   });
 
-  test.failing('$constructor, which params lack, is an unknown parameter rather than Object.prototype.constructor', async () => {
-    const err = await failureOf(h.run(h.activities.extractRows, { pipeline: 'object_key_param', window }));
-    expectPermanent(err, 'InvalidSql');
-  });
+  test.failing(
+    '$constructor, which params lack, is an unknown parameter rather than Object.prototype.constructor',
+    async () => {
+      const err = await failureOf(h.run(h.activities.extractRows, { pipeline: 'object_key_param', window }));
+      expectPermanent(err, 'InvalidSql');
+    },
+  );
 
-  test.failing('a reader that stops early does not leave its pooled connection inside the extract transaction', async () => {
-    const step = PostgresQueryStep.parse(postgres.query({ connection: 'warehouse', sql: 'SELECT g FROM generate_series(1, 10) g', batchSize: 2 }));
-    const pool = await h.pools.get('warehouse');
-    // What collect() does when staging a batch throws: for-await calls return() on the generator.
-    for await (const batch of queryRows(pool, step, window)) {
-      expect(batch).toHaveLength(2);
-      break;
-    }
-    // The next extract on the pool gets the same idle connection, still in the open transaction with its cursor.
-    const data = await h.run(h.activities.extractRows, { pipeline: 'windowed', window });
-    expect(data.rowCount).toBe(3);
-  });
+  test.failing(
+    'a reader that stops early does not leave its pooled connection inside the extract transaction',
+    async () => {
+      const step = PostgresQueryStep.parse(
+        postgres.query({ connection: 'warehouse', sql: 'SELECT g FROM generate_series(1, 10) g', batchSize: 2 }),
+      );
+      const pool = await h.pools.get('warehouse');
+      // What collect() does when staging a batch throws: for-await calls return() on the generator.
+      for await (const batch of queryRows(pool, step, window)) {
+        expect(batch).toHaveLength(2);
+        break;
+      }
+      // The next extract on the pool gets the same idle connection, still in the open transaction with its cursor.
+      const data = await h.run(h.activities.extractRows, { pipeline: 'windowed', window });
+      expect(data.rowCount).toBe(3);
+    },
+  );
 });

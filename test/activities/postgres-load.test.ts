@@ -36,7 +36,9 @@ let h: ActivityHarness;
 beforeAll(async () => {
   h = await activityHarness('load', [upsert, replace, missingTable]);
   for (const table of ['public.orders_u', 'public.orders_r']) {
-    await h.db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, placed_at timestamptz NOT NULL, amount int NOT NULL, note text)`);
+    await h.db.query(
+      `CREATE TABLE ${table} (id int PRIMARY KEY, placed_at timestamptz NOT NULL, amount int NOT NULL, note text)`,
+    );
   }
 });
 
@@ -71,7 +73,12 @@ async function ledgerRows(): Promise<Row[]> {
 
 async function seed(table: 'public.orders_u' | 'public.orders_r', rows: Row[]): Promise<void> {
   for (const r of rows) {
-    await h.db.query(`INSERT INTO ${table} (id, placed_at, amount, note) VALUES ($1, $2, $3, $4)`, [r.id, r.placed_at, r.amount, r.note]);
+    await h.db.query(`INSERT INTO ${table} (id, placed_at, amount, note) VALUES ($1, $2, $3, $4)`, [
+      r.id,
+      r.placed_at,
+      r.amount,
+      r.note,
+    ]);
   }
 }
 
@@ -81,7 +88,10 @@ const dayRows = [
   order(3, '2026-11-20T23:59:59.999Z', 30),
 ];
 /** Rows of the neighbouring windows, which no load of 2026-11-20 may touch. */
-const otherWindows = [order(100, '2026-11-19T23:59:59.999Z', 1, 'day before'), order(101, '2026-11-21T00:00:00.000Z', 2, 'day after')];
+const otherWindows = [
+  order(100, '2026-11-19T23:59:59.999Z', 1, 'day before'),
+  order(101, '2026-11-21T00:00:00.000Z', 2, 'day after'),
+];
 
 function asStored(rows: Row[]): Row[] {
   return rows
@@ -91,12 +101,20 @@ function asStored(rows: Row[]): Row[] {
 
 describe('upsert load', () => {
   test('loading a window twice, the second time in a rerun with a new run ID, leaves the same rows', async () => {
-    const first = await h.run(h.activities.loadRows, { pipeline: 'orders_upsert', window, data: inline(dayRows) }, newRun(workflowId));
+    const first = await h.run(
+      h.activities.loadRows,
+      { pipeline: 'orders_upsert', window, data: inline(dayRows) },
+      newRun(workflowId),
+    );
     expect(first).toEqual({ rows: 3, replayed: false });
     const afterFirst = await tableRows('public.orders_u');
     expect(afterFirst).toEqual(asStored(dayRows));
 
-    const second = await h.run(h.activities.loadRows, { pipeline: 'orders_upsert', window, data: inline(dayRows) }, newRun(workflowId));
+    const second = await h.run(
+      h.activities.loadRows,
+      { pipeline: 'orders_upsert', window, data: inline(dayRows) },
+      newRun(workflowId),
+    );
     expect(second).toEqual({ rows: 3, replayed: false });
     expect(await tableRows('public.orders_u')).toEqual(afterFirst);
     expect(await ledgerRows()).toHaveLength(2);
@@ -104,16 +122,34 @@ describe('upsert load', () => {
 
   test('a rerun with changed values updates rows by key, adds new keys and keeps keys it no longer sees', async () => {
     await seed('public.orders_u', otherWindows);
-    await h.run(h.activities.loadRows, { pipeline: 'orders_upsert', window, data: inline(dayRows) }, newRun(workflowId));
+    await h.run(
+      h.activities.loadRows,
+      { pipeline: 'orders_upsert', window, data: inline(dayRows) },
+      newRun(workflowId),
+    );
     const changed = [order(2, '2026-11-20T12:30:00.000Z', 25, 'corrected'), order(4, '2026-11-20T18:00:00.000Z', 40)];
-    const result = await h.run(h.activities.loadRows, { pipeline: 'orders_upsert', window, data: inline(changed) }, newRun(workflowId));
+    const result = await h.run(
+      h.activities.loadRows,
+      { pipeline: 'orders_upsert', window, data: inline(changed) },
+      newRun(workflowId),
+    );
     expect(result).toEqual({ rows: 2, replayed: false });
-    expect(await tableRows('public.orders_u')).toEqual(asStored([dayRows[0]!, changed[0]!, dayRows[2]!, changed[1]!, ...otherWindows]));
+    expect(await tableRows('public.orders_u')).toEqual(
+      asStored([dayRows[0]!, changed[0]!, dayRows[2]!, changed[1]!, ...otherWindows]),
+    );
   });
 
   test('an update can clear a value to NULL', async () => {
-    await h.run(h.activities.loadRows, { pipeline: 'orders_upsert', window, data: inline([order(7, '2026-11-20T01:00:00.000Z', 1, 'note')]) });
-    await h.run(h.activities.loadRows, { pipeline: 'orders_upsert', window, data: inline([order(7, '2026-11-20T01:00:00.000Z', 1, null)]) });
+    await h.run(h.activities.loadRows, {
+      pipeline: 'orders_upsert',
+      window,
+      data: inline([order(7, '2026-11-20T01:00:00.000Z', 1, 'note')]),
+    });
+    await h.run(h.activities.loadRows, {
+      pipeline: 'orders_upsert',
+      window,
+      data: inline([order(7, '2026-11-20T01:00:00.000Z', 1, null)]),
+    });
     expect(await tableRows('public.orders_u')).toEqual(asStored([order(7, '2026-11-20T01:00:00.000Z', 1, null)]));
   });
 
@@ -129,20 +165,36 @@ describe('upsert load', () => {
 describe('replace load', () => {
   test('loading a window twice, in a rerun with a new run ID, leaves the same rows and keeps other windows', async () => {
     await seed('public.orders_r', otherWindows);
-    const first = await h.run(h.activities.loadRows, { pipeline: 'orders_replace', window, data: inline(dayRows) }, newRun(workflowId));
+    const first = await h.run(
+      h.activities.loadRows,
+      { pipeline: 'orders_replace', window, data: inline(dayRows) },
+      newRun(workflowId),
+    );
     expect(first).toEqual({ rows: 3, replayed: false });
     const afterFirst = await tableRows('public.orders_r');
     expect(afterFirst).toEqual(asStored([...dayRows, ...otherWindows]));
 
-    await h.run(h.activities.loadRows, { pipeline: 'orders_replace', window, data: inline(dayRows) }, newRun(workflowId));
+    await h.run(
+      h.activities.loadRows,
+      { pipeline: 'orders_replace', window, data: inline(dayRows) },
+      newRun(workflowId),
+    );
     expect(await tableRows('public.orders_r')).toEqual(afterFirst);
   });
 
   test('a rerun with changed rows deletes the window rows it no longer produces, and only those', async () => {
     await seed('public.orders_r', otherWindows);
-    await h.run(h.activities.loadRows, { pipeline: 'orders_replace', window, data: inline(dayRows) }, newRun(workflowId));
+    await h.run(
+      h.activities.loadRows,
+      { pipeline: 'orders_replace', window, data: inline(dayRows) },
+      newRun(workflowId),
+    );
     const changed = [order(2, '2026-11-20T12:30:00.000Z', 25, 'corrected'), order(5, '2026-11-20T13:00:00.000Z', 50)];
-    const result = await h.run(h.activities.loadRows, { pipeline: 'orders_replace', window, data: inline(changed) }, newRun(workflowId));
+    const result = await h.run(
+      h.activities.loadRows,
+      { pipeline: 'orders_replace', window, data: inline(changed) },
+      newRun(workflowId),
+    );
     expect(result).toEqual({ rows: 2, replayed: false });
     expect(await tableRows('public.orders_r')).toEqual(asStored([...changed, ...otherWindows]));
   });
@@ -162,9 +214,13 @@ describe('replace load', () => {
     await seed('public.orders_r', [...dayRows, ...otherWindows]);
     const before = await tableRows('public.orders_r');
     const rows = [order(10, '2026-11-20T05:00:00.000Z', 1), { id: 11, placed_at: at, amount: 2, note: null }];
-    const err = await failureOf(h.run(h.activities.loadRows, { pipeline: 'orders_replace', window, data: inline(rows) }));
+    const err = await failureOf(
+      h.run(h.activities.loadRows, { pipeline: 'orders_replace', window, data: inline(rows) }),
+    );
     const failure = expectPermanent(err, 'RowOutsideWindow');
-    expect(failure.message).toContain('1 row(s) have placed_at outside the window [2026-11-20T00:00:00.000Z, 2026-11-21T00:00:00.000Z)');
+    expect(failure.message).toContain(
+      '1 row(s) have placed_at outside the window [2026-11-20T00:00:00.000Z, 2026-11-21T00:00:00.000Z)',
+    );
     expect(await tableRows('public.orders_r')).toEqual(before);
     expect(await ledgerRows()).toEqual([]);
   });
@@ -172,7 +228,9 @@ describe('replace load', () => {
 
 describe('a load that fails halfway leaves nothing behind', () => {
   const chunk = (from: number, n: number) =>
-    Array.from({ length: n }, (_, i) => order(from + i, '2026-11-20T06:00:00.000Z', (from + i) * 10, `chunk row ${from + i}`));
+    Array.from({ length: n }, (_, i) =>
+      order(from + i, '2026-11-20T06:00:00.000Z', (from + i) * 10, `chunk row ${from + i}`),
+    );
 
   test('a value of the wrong type in the last chunk fails with InvalidData; earlier chunks are not written', async () => {
     await seed('public.orders_u', [order(1, '2026-11-20T01:00:00.000Z', 999, 'before the load')]);
@@ -202,10 +260,17 @@ describe('a load that fails halfway leaves nothing behind', () => {
     const run = newRun(workflowId);
     const bad = { ...order(150, '2026-11-20T06:00:00.000Z', 0), amount: 'NaN-ish' };
     const failing = await stagedChunks(h.staging, [chunk(1, 100), [bad]]);
-    expectPermanent(await failureOf(h.run(h.activities.loadRows, { pipeline: 'orders_upsert', window, data: failing }, run)), 'InvalidData');
+    expectPermanent(
+      await failureOf(h.run(h.activities.loadRows, { pipeline: 'orders_upsert', window, data: failing }, run)),
+      'InvalidData',
+    );
 
     const good = await stagedChunks(h.staging, [chunk(1, 100), chunk(101, 100), chunk(201, 50)]);
-    const result = await h.run(h.activities.loadRows, { pipeline: 'orders_upsert', window, data: good }, { ...run, attempt: 2 });
+    const result = await h.run(
+      h.activities.loadRows,
+      { pipeline: 'orders_upsert', window, data: good },
+      { ...run, attempt: 2 },
+    );
     expect(result).toEqual({ rows: 250, replayed: false });
     const count = await h.db.query('SELECT count(*)::int AS n, sum(amount)::int AS total FROM public.orders_u');
     expect(count.rows[0]).toEqual({ n: 250, total: 10 * ((250 * 251) / 2) });
@@ -224,11 +289,15 @@ describe('a load that fails halfway leaves nothing behind', () => {
   });
 
   test('a missing table is TableNotFound and a field the table lacks is ColumnNotFound', async () => {
-    const missing = await failureOf(h.run(h.activities.loadRows, { pipeline: 'missing_table', window, data: inline([{ id: 1 }]) }));
+    const missing = await failureOf(
+      h.run(h.activities.loadRows, { pipeline: 'missing_table', window, data: inline([{ id: 1 }]) }),
+    );
     expect(expectPermanent(missing, 'TableNotFound').message).toContain('no_such_table');
 
     const extra = [{ ...order(1, '2026-11-20T01:00:00.000Z', 1), discount: 5 }];
-    const unknownColumn = await failureOf(h.run(h.activities.loadRows, { pipeline: 'orders_upsert', window, data: inline(extra) }));
+    const unknownColumn = await failureOf(
+      h.run(h.activities.loadRows, { pipeline: 'orders_upsert', window, data: inline(extra) }),
+    );
     expect(expectPermanent(unknownColumn, 'ColumnNotFound').message).toContain('discount');
     expect(await tableRows('public.orders_u')).toEqual([]);
   });
@@ -243,7 +312,11 @@ describe('exactly once per run', () => {
 
     // The worker lost the first attempt's completion; Temporal retries with different (here: changed) input rows.
     const changed = [order(1, '2026-11-20T00:00:00.000Z', 1_000), order(9, '2026-11-20T09:00:00.000Z', 9)];
-    const retry = await h.run(h.activities.loadRows, { pipeline: 'orders_upsert', window, data: inline(changed) }, { ...run, attempt: 2 });
+    const retry = await h.run(
+      h.activities.loadRows,
+      { pipeline: 'orders_upsert', window, data: inline(changed) },
+      { ...run, attempt: 2 },
+    );
     expect(retry).toEqual({ rows: 3, replayed: true });
     expect(await tableRows('public.orders_u')).toEqual(afterFirst);
     expect(await ledgerRows()).toEqual([
@@ -275,14 +348,22 @@ describe('exactly once per run', () => {
   test('a replace load is replayed too: a retry after commit does not delete rows loaded since', async () => {
     const run = newRun(workflowId);
     await h.run(h.activities.loadRows, { pipeline: 'orders_replace', window, data: inline(dayRows) }, run);
-    const retry = await h.run(h.activities.loadRows, { pipeline: 'orders_replace', window, data: inline([]) }, { ...run, attempt: 3 });
+    const retry = await h.run(
+      h.activities.loadRows,
+      { pipeline: 'orders_replace', window, data: inline([]) },
+      { ...run, attempt: 3 },
+    );
     expect(retry).toEqual({ rows: 3, replayed: true });
     expect(await tableRows('public.orders_r')).toEqual(asStored(dayRows));
   });
 
   test('the ledger is per run: loading the next window is not mistaken for a replay', async () => {
     const other = parseWindow('2026-11-21');
-    await h.run(h.activities.loadRows, { pipeline: 'orders_replace', window, data: inline(dayRows) }, newRun(workflowId));
+    await h.run(
+      h.activities.loadRows,
+      { pipeline: 'orders_replace', window, data: inline(dayRows) },
+      newRun(workflowId),
+    );
     const result = await h.run(
       h.activities.loadRows,
       { pipeline: 'orders_replace', window: other, data: inline([order(20, '2026-11-21T10:00:00.000Z', 5)]) },

@@ -57,7 +57,10 @@ beforeEach(async () => {
 });
 
 async function stagedChunkCount(prefix: string): Promise<number> {
-  const res = await h.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pipectl.staged_chunks WHERE starts_with(ref, $1)", [prefix]);
+  const res = await h.db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM pipectl.staged_chunks WHERE starts_with(ref, $1)',
+    [prefix],
+  );
   return res.rows[0]!.n;
 }
 

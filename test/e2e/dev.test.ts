@@ -20,7 +20,11 @@ function stateDir(): string {
 }
 
 test('pipectl dev --once seeds the examples, runs them in dependency order, and the expected rows land', async () => {
-  const [source, warehouse, staging] = await Promise.all([createTestDatabase('src'), createTestDatabase('wh'), createTestDatabase('stg')]);
+  const [source, warehouse, staging] = await Promise.all([
+    createTestDatabase('src'),
+    createTestDatabase('wh'),
+    createTestDatabase('stg'),
+  ]);
   const state = stateDir();
   const res = await runCli(['dev', '--once'], {
     PIPECTL_STATE_DIR: state,
@@ -54,9 +58,13 @@ test('pipectl dev --once seeds the examples, runs them in dependency order, and 
   expect(daily.rows).toEqual(expected.rows);
   const ltv = await wh.query('SELECT count(*)::int AS n FROM analytics.customer_ltv');
   expect(ltv.rows[0].n).toBe(expected.rowCount);
-  const refunds = await wh.query("SELECT count(*)::int AS n FROM analytics.refunds WHERE refunded_at::date = $1", [day]);
+  const refunds = await wh.query('SELECT count(*)::int AS n FROM analytics.refunds WHERE refunded_at::date = $1', [
+    day,
+  ]);
   expect(refunds.rows[0].n).toBeGreaterThan(0);
-  const report = readFileSync(join(state, 'files', 'output', `revenue-${day}.csv`), 'utf8').trim().split('\n');
+  const report = readFileSync(join(state, 'files', 'output', `revenue-${day}.csv`), 'utf8')
+    .trim()
+    .split('\n');
   expect(report[0]).toBe('day,customer_id,orders,revenue,refunds,net_revenue');
   expect(report).toHaveLength(expected.rowCount! + 1);
 });

@@ -63,9 +63,16 @@ test('--json prints the run report', async () => {
 });
 
 test('a failed run exits 1 naming the error type; its downstream does not run', async () => {
-  const res = await runCli(['run', 'after_doomed', 'doomed', 'greetings', '--window', '2026-11-23', '--dir', dir, '--json'], env());
+  const res = await runCli(
+    ['run', 'after_doomed', 'doomed', 'greetings', '--window', '2026-11-23', '--dir', dir, '--json'],
+    env(),
+  );
   expect(res.code).toBe(1);
-  const reports = JSON.parse(res.stdout) as { pipeline: string; status: string; error?: { type: string; message: string } }[];
+  const reports = JSON.parse(res.stdout) as {
+    pipeline: string;
+    status: string;
+    error?: { type: string; message: string };
+  }[];
   expect(reports.map((r) => [r.pipeline, r.status])).toEqual([
     ['greetings', 'succeeded'],
     ['doomed', 'failed'],
@@ -98,7 +105,14 @@ test('an unreachable server exits 2 and says how to start one', async () => {
 });
 
 test('--help works for every command', async () => {
-  for (const args of [['--help'], ['run', '--help'], ['validate', '--help'], ['dev', '--help'], ['worker', '--help'], ['server', '--help']]) {
+  for (const args of [
+    ['--help'],
+    ['run', '--help'],
+    ['validate', '--help'],
+    ['dev', '--help'],
+    ['worker', '--help'],
+    ['server', '--help'],
+  ]) {
     const res = await runCli(args);
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/Usage: pipectl/);

@@ -1,6 +1,7 @@
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readSettings } from '../../temporal-config/settings';
 import { startDevServer } from '../../temporal-config/dev-server';
 import { startEmbeddedPostgres } from '../../workers/embedded-postgres';
 import { freePort } from './ports';
@@ -13,11 +14,17 @@ export default async function globalSetup(): Promise<void> {
   const stateDir = mkdtempSync(join(tmpdir(), 'pipectl-test-'));
   // PostgreSQL runs as its own user when the tests run as root: it must be able to reach its data folder.
   chmodSync(stateDir, 0o755);
-  const [port, uiPort, httpPort, metricsPort, pgPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [port, uiPort, httpPort, metricsPort, pgPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const log = (line: string) => process.stderr.write(`[test setup] ${line}\n`);
   const server = await startDevServer({
     stateDir,
-    cacheDir: process.env.PIPECTL_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(require('node:os').homedir(), '.cache'), 'pipectl'),
+    cacheDir: readSettings().cacheDir,
     port,
     uiPort,
     httpPort,

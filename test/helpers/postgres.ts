@@ -4,7 +4,8 @@ import { Client, Pool } from 'pg';
 /** Base URL of the test run's PostgreSQL (set by the global setup). */
 export function pgBaseUrl(): string {
   const url = process.env.PIPECTL_TEST_PG_BASE_URL;
-  if (!url) throw new Error('PIPECTL_TEST_PG_BASE_URL is not set: run the tests through jest (global setup starts PostgreSQL)');
+  if (!url)
+    throw new Error('PIPECTL_TEST_PG_BASE_URL is not set: run the tests through jest (global setup starts PostgreSQL)');
   return url;
 }
 

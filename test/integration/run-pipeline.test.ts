@@ -23,7 +23,10 @@ const flaky = definePipeline({
   extract: () => {
     calls.flakyExtract++;
     if (calls.flakyExtract <= 2) throw new Error(`source not ready (attempt ${calls.flakyExtract})`);
-    return [{ id: 1, v: 'a' }, { id: 2, v: 'b' }];
+    return [
+      { id: 1, v: 'a' },
+      { id: 2, v: 'b' },
+    ];
   },
   load: postgres.upsert({ connection: 'warehouse', table: 'public.items', key: ['id'] }),
 });
@@ -33,7 +36,11 @@ const broken = definePipeline({
   taskQueue: queue,
   retry: { maximumAttempts: 10, initialInterval: '1s' },
   extract: () => {
-    throw ApplicationFailure.create({ type: 'SourceSchemaChanged', nonRetryable: true, message: 'column amount is gone' });
+    throw ApplicationFailure.create({
+      type: 'SourceSchemaChanged',
+      nonRetryable: true,
+      message: 'column amount is gone',
+    });
   },
   load: postgres.upsert({ connection: 'warehouse', table: 'public.items', key: ['id'] }),
 });
@@ -89,7 +96,10 @@ test('a step that fails twice then succeeds gives a successful run whose load ha
   const ledger = await db.query('SELECT rows FROM pipectl.load_ledger WHERE workflow_id = $1', [handle.workflowId]);
   expect(ledger.rows).toEqual([{ rows: '2' }]);
   const rows = await db.query('SELECT id, v FROM public.items ORDER BY id');
-  expect(rows.rows).toEqual([{ id: 1, v: 'a' }, { id: 2, v: 'b' }]);
+  expect(rows.rows).toEqual([
+    { id: 1, v: 'a' },
+    { id: 2, v: 'b' },
+  ]);
   // The history shows the retries: the extract activity completed on its third attempt.
   const history = await handle.fetchHistory();
   const started = history.events!.filter((e) => e.activityTaskStartedEventAttributes);
@@ -123,12 +133,16 @@ test('an extract larger than 5 MB passes through staging and the staged data is 
   expect(result.rowsLoaded).toBe(60000);
   expect(result.steps.extract.staged).toBe(true);
   expect(result.steps.transform.staged).toBe(true);
-  const count = await db.query("SELECT count(*)::int AS n, count(*) FILTER (WHERE payload = upper(payload))::int AS upper FROM public.big");
+  const count = await db.query(
+    'SELECT count(*)::int AS n, count(*) FILTER (WHERE payload = upper(payload))::int AS upper FROM public.big',
+  );
   expect(count.rows[0]).toEqual({ n: 60000, upper: 60000 });
   // No payload in the history is anywhere near Temporal's 2 MB limit: only references travelled.
   const history = await handle.fetchHistory();
   const largest = Math.max(...history.events!.map((e) => JSON.stringify(e).length));
   expect(largest).toBeLessThan(300 * 1024);
-  const staged = await db.query('SELECT count(*)::int AS n FROM pipectl.staged_chunks WHERE ref LIKE $1', [`${handle.workflowId}/%`]);
+  const staged = await db.query('SELECT count(*)::int AS n FROM pipectl.staged_chunks WHERE ref LIKE $1', [
+    `${handle.workflowId}/%`,
+  ]);
   expect(staged.rows[0].n).toBe(0);
 });

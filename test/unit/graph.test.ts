@@ -51,10 +51,7 @@ describe('buildGraph', () => {
   });
 
   it('keeps one edge when two datasets, or a dataset and dependsOn, link the same pair', () => {
-    const g = buildGraph([
-      node('a', { outputs: ['t1', 't2'] }),
-      node('b', { inputs: ['t1', 't2'], dependsOn: ['a'] }),
-    ]);
+    const g = buildGraph([node('a', { outputs: ['t1', 't2'] }), node('b', { inputs: ['t1', 't2'], dependsOn: ['a'] })]);
     expect(g.edges).toEqual([{ from: 'a', to: 'b', dataset: 't1' }]);
   });
 
@@ -136,7 +133,11 @@ describe('findCycles', () => {
 
   it('reports two cycles that share a pipeline', () => {
     // a ⇄ b and b → c → a.
-    const g = buildGraph([node('a', { dependsOn: ['b', 'c'] }), node('b', { dependsOn: ['a'] }), node('c', { dependsOn: ['b'] })]);
+    const g = buildGraph([
+      node('a', { dependsOn: ['b', 'c'] }),
+      node('b', { dependsOn: ['a'] }),
+      node('c', { dependsOn: ['b'] }),
+    ]);
     expect(findCycles(g)).toEqual([
       ['a', 'b', 'a'],
       ['a', 'b', 'c', 'a'],
@@ -166,7 +167,9 @@ describe('findCycles', () => {
 
   it('survives a very long chain closing into a cycle', () => {
     const n = 20_000;
-    const nodes = Array.from({ length: n }, (_, i) => node(`p${String(i).padStart(5, '0')}`, { dependsOn: [`p${String((i + n - 1) % n).padStart(5, '0')}`] }));
+    const nodes = Array.from({ length: n }, (_, i) =>
+      node(`p${String(i).padStart(5, '0')}`, { dependsOn: [`p${String((i + n - 1) % n).padStart(5, '0')}`] }),
+    );
     const cycles = findCycles(buildGraph(nodes));
     expect(cycles).toHaveLength(1);
     expect(cycles[0]).toHaveLength(n + 1);
@@ -181,7 +184,12 @@ describe('topologicalOrder', () => {
   });
 
   it('orders dependsOn edges and unrelated pipelines too', () => {
-    const g = buildGraph([node('z_last', { dependsOn: ['m_mid'] }), node('m_mid', { dependsOn: ['y_first'] }), node('y_first'), node('b_alone')]);
+    const g = buildGraph([
+      node('z_last', { dependsOn: ['m_mid'] }),
+      node('m_mid', { dependsOn: ['y_first'] }),
+      node('y_first'),
+      node('b_alone'),
+    ]);
     expect(topologicalOrder(g)).toEqual(['b_alone', 'y_first', 'm_mid', 'z_last']);
   });
 

@@ -60,7 +60,8 @@ describe('connectionEnvVar', () => {
 
 describe('name patterns', () => {
   it('accepts pipeline names of lower-case letters, digits, _ and -', () => {
-    for (const name of ['orders', 'orders_daily', 'orders-daily', 'o2', 'a'.repeat(100)]) expect(PIPELINE_NAME.test(name)).toBe(true);
+    for (const name of ['orders', 'orders_daily', 'orders-daily', 'o2', 'a'.repeat(100)])
+      expect(PIPELINE_NAME.test(name)).toBe(true);
     for (const name of ['Orders', 'orders daily', '2orders', '_orders', 'a/b', '', 'a'.repeat(101)]) {
       expect(PIPELINE_NAME.test(name)).toBe(false);
     }
@@ -68,7 +69,8 @@ describe('name patterns', () => {
 
   it('accepts connection names that make valid environment variables', () => {
     for (const name of ['warehouse', 'source_2']) expect(CONNECTION_NAME.test(name)).toBe(true);
-    for (const name of ['Bad-Name', 'Warehouse', 'ware-house', '2source', '']) expect(CONNECTION_NAME.test(name)).toBe(false);
+    for (const name of ['Bad-Name', 'Warehouse', 'ware-house', '2source', ''])
+      expect(CONNECTION_NAME.test(name)).toBe(false);
   });
 
   it('accepts dotted and file-like dataset names', () => {

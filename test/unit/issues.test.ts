@@ -16,7 +16,9 @@ describe('formatIssue', () => {
     expect(formatIssue({ file: 'pipelines/broken.ts', message: 'cannot load the file: boom' })).toBe(
       'pipelines/broken.ts: cannot load the file: boom',
     );
-    expect(formatIssue({ file: 'a.ts', field: 'name', message: 'name is required' })).toBe('a.ts: name: name is required');
+    expect(formatIssue({ file: 'a.ts', field: 'name', message: 'name is required' })).toBe(
+      'a.ts: name: name is required',
+    );
     expect(formatIssue({ file: 'a.ts', pipeline: 'a', message: 'unknown field retires' })).toBe(
       "a.ts: pipeline 'a': unknown field retires",
     );
@@ -35,6 +37,8 @@ describe('CatalogError', () => {
   });
 
   it('uses the singular for one problem', () => {
-    expect(new CatalogError([{ file: 'a.ts', message: 'x' }]).message).toMatch(/^1 problem in the pipeline definitions:\n/);
+    expect(new CatalogError([{ file: 'a.ts', message: 'x' }]).message).toMatch(
+      /^1 problem in the pipeline definitions:\n/,
+    );
   });
 });

@@ -43,7 +43,10 @@ describe('PipelineSpec defaults', () => {
   });
 
   it('defaults the schedule time zone to UTC', () => {
-    expect(PipelineSpec.parse({ ...base, schedule: { every: 'daily' } }).schedule).toEqual({ every: 'daily', timezone: 'UTC' });
+    expect(PipelineSpec.parse({ ...base, schedule: { every: 'daily' } }).schedule).toEqual({
+      every: 'daily',
+      timezone: 'UTC',
+    });
   });
 
   it('keeps function steps as they are', () => {
@@ -58,22 +61,35 @@ describe('PipelineSpec defaults', () => {
 });
 
 describe('PipelineSpec schedule', () => {
-  it.each(['hourly', 'daily', 'weekly', 'monthly', 'quarterly', 'yearly', '15 minutes', '1 day', '2 hours', '3 months'])(
-    'accepts every: %j',
+  it.each([
+    'hourly',
+    'daily',
+    'weekly',
+    'monthly',
+    'quarterly',
+    'yearly',
+    '15 minutes',
+    '1 day',
+    '2 hours',
+    '3 months',
+  ])('accepts every: %j', (every) => {
+    expect(PipelineSpec.safeParse({ ...base, schedule: { every } }).success).toBe(true);
+  });
+
+  it.each(['fortnightly', '0 days', '1.5 hours', '30 seconds'])(
+    'rejects every: %j, listing what it accepts',
     (every) => {
-      expect(PipelineSpec.safeParse({ ...base, schedule: { every } }).success).toBe(true);
+      expect(problems({ schedule: { every } })).toEqual([
+        "schedule.every: every is 'N minutes|hours|days|weeks|months' with N ≥ 1, or hourly, daily, weekly, monthly, quarterly, yearly",
+      ]);
     },
   );
 
-  it.each(['fortnightly', '0 days', '1.5 hours', '30 seconds'])('rejects every: %j, listing what it accepts', (every) => {
-    expect(problems({ schedule: { every } })).toEqual([
-      "schedule.every: every is 'N minutes|hours|days|weeks|months' with N ≥ 1, or hourly, daily, weekly, monthly, quarterly, yearly",
-    ]);
-  });
-
   it('needs every or cron, not neither and not both', () => {
     expect(problems({ schedule: {} })).toEqual(['schedule: a schedule needs every or cron']);
-    expect(problems({ schedule: { every: '1 day', cron: '0 4 * * *' } })).toEqual(['schedule.cron: give every or cron, not both']);
+    expect(problems({ schedule: { every: '1 day', cron: '0 4 * * *' } })).toEqual([
+      'schedule.cron: give every or cron, not both',
+    ]);
   });
 
   it('checks the ranges of hours, weekdays and months', () => {
@@ -93,7 +109,9 @@ describe('PipelineSpec schedule', () => {
 
 describe('PipelineSpec steps', () => {
   it('rejects an empty query', () => {
-    expect(problems({ extract: postgres.query({ connection: 'source', sql: '' }) })).toEqual(['extract.sql: the query cannot be empty']);
+    expect(problems({ extract: postgres.query({ connection: 'source', sql: '' }) })).toEqual([
+      'extract.sql: the query cannot be empty',
+    ]);
   });
 
   it('rejects a load mode it does not know', () => {
@@ -115,7 +133,9 @@ describe('PipelineSpec steps', () => {
   });
 
   it('rejects unknown fields inside a step', () => {
-    expect(problems({ load: { ...csv.write('x.csv'), compress: true } })).toEqual([expect.stringMatching(/^load: .*compress/)]);
+    expect(problems({ load: { ...csv.write('x.csv'), compress: true } })).toEqual([
+      expect.stringMatching(/^load: .*compress/),
+    ]);
     expect(problems({ retry: { maxAttempts: 3 } })).toEqual([expect.stringMatching(/^retry: .*maxAttempts/)]);
   });
 
@@ -158,7 +178,12 @@ describe('definePipeline and the step helpers', () => {
       table: 't',
       windowColumn: 'at',
     });
-    expect(csv.read('a.csv', { delimiter: ';' })).toEqual({ kind: 'file.read', format: 'csv', path: 'a.csv', delimiter: ';' });
+    expect(csv.read('a.csv', { delimiter: ';' })).toEqual({
+      kind: 'file.read',
+      format: 'csv',
+      path: 'a.csv',
+      delimiter: ';',
+    });
     expect(ndjson.write('a.ndjson')).toEqual({ kind: 'file.write', format: 'ndjson', path: 'a.ndjson' });
   });
 });

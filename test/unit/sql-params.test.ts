@@ -9,7 +9,10 @@ describe('bindNamedParameters', () => {
   });
 
   it('gives a repeated name the same position', () => {
-    expect(bindNamedParameters('SELECT $b, $a, $b, $a, $c')).toEqual({ text: 'SELECT $1, $2, $1, $2, $3', names: ['b', 'a', 'c'] });
+    expect(bindNamedParameters('SELECT $b, $a, $b, $a, $c')).toEqual({
+      text: 'SELECT $1, $2, $1, $2, $3',
+      names: ['b', 'a', 'c'],
+    });
   });
 
   it('ends a name at the first character that cannot be in it (casts, commas, parentheses)', () => {
@@ -20,7 +23,10 @@ describe('bindNamedParameters', () => {
   });
 
   it('keeps names that share a prefix apart', () => {
-    expect(bindNamedParameters('SELECT $a_b1, $a, $a_b')).toEqual({ text: 'SELECT $1, $2, $3', names: ['a_b1', 'a', 'a_b'] });
+    expect(bindNamedParameters('SELECT $a_b1, $a, $a_b')).toEqual({
+      text: 'SELECT $1, $2, $3',
+      names: ['a_b1', 'a', 'a_b'],
+    });
   });
 
   it('returns SQL without parameters unchanged', () => {
@@ -58,7 +64,10 @@ describe('bindNamedParameters', () => {
   });
 
   it('skips dollar-quoted bodies, anonymous and tagged', () => {
-    expect(bindNamedParameters('SELECT $$ $body $1 $$, $e')).toEqual({ text: 'SELECT $$ $body $1 $$, $1', names: ['e'] });
+    expect(bindNamedParameters('SELECT $$ $body $1 $$, $e')).toEqual({
+      text: 'SELECT $$ $body $1 $$, $1',
+      names: ['e'],
+    });
     expect(bindNamedParameters('SELECT $fn$ $body $$ $fn$, $e')).toEqual({
       text: 'SELECT $fn$ $body $$ $fn$, $1',
       names: ['e'],
@@ -72,7 +81,7 @@ describe('bindNamedParameters', () => {
   });
 
   it('leaves a lone $ alone', () => {
-    expect(bindNamedParameters("SELECT 1 WHERE a = $")).toEqual({ text: 'SELECT 1 WHERE a = $', names: [] });
+    expect(bindNamedParameters('SELECT 1 WHERE a = $')).toEqual({ text: 'SELECT 1 WHERE a = $', names: [] });
   });
 
   it('rejects positional parameters, which would bypass the names', () => {
@@ -83,8 +92,8 @@ describe('bindNamedParameters', () => {
   });
 
   it('allows $1 where it is only text', () => {
-    expect(bindNamedParameters("SELECT '$1', \"$1\", $a -- $1")).toEqual({
-      text: "SELECT '$1', \"$1\", $1 -- $1",
+    expect(bindNamedParameters('SELECT \'$1\', "$1", $a -- $1')).toEqual({
+      text: 'SELECT \'$1\', "$1", $1 -- $1',
       names: ['a'],
     });
   });

@@ -122,7 +122,9 @@ describe('parseWindow: mistakes', () => {
   });
 
   it('rejects what is not a date, saying what it accepts', () => {
-    expect(error('yesterday')).toBe('window "yesterday": give a date (2026-11-20) or start/end (2026-11-20/2026-11-22)');
+    expect(error('yesterday')).toBe(
+      'window "yesterday": give a date (2026-11-20) or start/end (2026-11-20/2026-11-22)',
+    );
     expect(error('2026-1-2')).toMatch(/give a date \(2026-11-20\)/);
     expect(error('20261120')).toMatch(/give a date/);
   });
