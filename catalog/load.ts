@@ -69,6 +69,7 @@ export function readCatalog(dir: string): CatalogReport {
   const root = resolve(dir);
   const issues: DefinitionIssue[] = [];
   const pipelines = new Map<string, CatalogEntry>();
+  const invalid = new Set<string>();
   let files: string[] = [];
   try {
     files = definitionFiles(root);
@@ -84,7 +85,7 @@ export function readCatalog(dir: string): CatalogReport {
     try {
       mod = loadModule(full);
     } catch (err) {
-      issues.push({ file, message: `cannot load the file: ${(err as Error).message.split('\n')[0]}` });
+      issues.push({ file, message: `cannot load the file: ${loadErrorMessage(err, file)}` });
       continue;
     }
     const exported = new Set<unknown>();
@@ -96,16 +97,18 @@ export function readCatalog(dir: string): CatalogReport {
       const label = typeof raw.name === 'string' && raw.name !== '' ? raw.name : undefined;
       const parsed = PipelineSpec.safeParse({ ...raw });
       if (!parsed.success) {
+        if (label) invalid.add(label);
         for (const issue of parsed.error.issues) {
-          const field = pathOf(issue.path);
+          const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys : undefined;
+          // An unknown field is reported at the field itself, so the message reads like any other.
+          const field = pathOf(unknownKeys?.length === 1 ? [...issue.path, unknownKeys[0]!] : issue.path);
           issues.push({
             file,
             ...(label ? { pipeline: label } : {}),
             ...(field ? { field } : {}),
-            message:
-              issue.code === 'unrecognized_keys'
-                ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`
-                : issue.message,
+            message: unknownKeys
+              ? `unknown field${unknownKeys.length > 1 ? `s ${unknownKeys.join(', ')}` : ''}`
+              : issue.message,
           });
         }
         continue;
@@ -121,11 +124,16 @@ export function readCatalog(dir: string): CatalogReport {
         });
         continue;
       }
+      if (spec.dependsOn.includes(spec.name)) {
+        issues.push({ file, pipeline: spec.name, field: 'dependsOn', message: 'a pipeline cannot depend on itself' });
+      }
       pipelines.set(spec.name, { spec, file });
     }
   }
   const graph = buildGraph([...pipelines.values()].map((e) => e.spec));
   for (const { pipeline, dependsOn } of graph.unknownDependencies) {
+    // An upstream whose own definition is invalid is already reported; naming it unknown would hide the cause.
+    if (invalid.has(dependsOn)) continue;
     issues.push({
       file: pipelines.get(pipeline)!.file,
       pipeline,
@@ -135,14 +143,26 @@ export function readCatalog(dir: string): CatalogReport {
   }
   for (const cycle of findCycles(graph)) {
     const first = cycle[0]!;
+    const into = graph.edges.find((e) => e.from === cycle[cycle.length - 2] && e.to === first);
     issues.push({
       file: pipelines.get(first)!.file,
       pipeline: first,
-      field: 'dependsOn',
-      message: `cycle: ${formatCycle(cycle)}`,
+      field: into?.dataset !== undefined ? 'inputs' : 'dependsOn',
+      message: `cycle: ${formatCycle(cycle)}${into?.dataset !== undefined ? ` (through dataset ${into.dataset})` : ''}`,
     });
   }
   return { catalog: { dir: root, pipelines, graph }, issues };
+}
+
+/** What went wrong loading a file, with the position of a syntax error when the compiler gives one. */
+function loadErrorMessage(err: unknown, file: string): string {
+  const located = (err as { errors?: { text?: string; location?: { line?: number; column?: number } | null }[] }).errors?.[0];
+  if (located?.text) {
+    const at = located.location ? `${file}:${located.location.line}:${located.location.column}: ` : '';
+    return `${at}${located.text}`;
+  }
+  const lines = (err instanceof Error ? err.message : String(err)).split('\n').map((l) => l.trim());
+  return lines.find((l) => l !== '' && !/^Transform failed with \d+ error/.test(l)) ?? 'unknown error';
 }
 
 /** Reads the catalog and throws a `CatalogError` listing every problem if any definition is invalid. */

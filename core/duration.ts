@@ -61,7 +61,8 @@ export function parseDuration(value: string | number): number | undefined {
 /** Formats milliseconds the short way (`1h30m`, `45s`, `250ms`) for messages and summaries. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
+  if (ms < 9_950) return `${(ms / 1000).toFixed(1)}s`;
+  if (ms < 59_500) return `${Math.round(ms / 1000)}s`;
   const parts: string[] = [];
   let rest = Math.round(ms / 1000);
   for (const [unit, size] of [

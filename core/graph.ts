@@ -71,8 +71,9 @@ export function buildGraph(nodes: readonly GraphNode[]): PipelineGraph {
 }
 
 /**
- * Every cycle's path, as names with the first repeated at the end (`['a', 'b', 'c', 'a']`). Each cycle is reported
- * once, starting at its alphabetically first member.
+ * Cycles as paths, names with the first repeated at the end (`['a', 'b', 'c', 'a']`): at least one cycle in each group
+ * of pipelines that depend on each other — enough to point at every group to break — each reported once, starting at
+ * its alphabetically first member.
  */
 export function findCycles(graph: PipelineGraph): string[][] {
   const cycles: string[][] = [];

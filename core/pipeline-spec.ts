@@ -175,9 +175,15 @@ function stepOrFunction<S extends z.ZodType, F>(schema: S, kinds: string, exampl
     const parsed = schema.safeParse(value);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
+        if (issue.code === 'unrecognized_keys') {
+          for (const key of issue.keys) {
+            ctx.addIssue({ code: 'custom', message: 'unknown field', path: [...issue.path, key] });
+          }
+          continue;
+        }
         const message =
           issue.code === 'invalid_union' && issue.path.join('.') === 'kind'
-            ? `unknown step kind ${JSON.stringify(value.kind)} (one of ${kinds})`
+            ? `unknown step kind ${JSON.stringify((value as { kind: unknown }).kind)} (one of ${kinds})`
             : issue.message;
         ctx.addIssue({ code: 'custom', message, path: issue.path });
       }

@@ -19,10 +19,14 @@ export function bindNamedParameters(sql: string): BoundSql {
   while (i < n) {
     const c = sql[i]!;
     const next = sql[i + 1];
+    const prev = i > 0 ? sql[i - 1]! : '';
     if (c === "'" || c === '"') {
+      // E'...' strings treat a backslash as escaping the next character.
+      const escapes = c === "'" && /[Ee]/.test(prev) && !/[A-Za-z0-9_$]/.test(i > 1 ? sql[i - 2]! : '');
       let j = i + 1;
       while (j < n) {
-        if (sql[j] === c) {
+        if (escapes && sql[j] === '\\') j += 2;
+        else if (sql[j] === c) {
           if (sql[j + 1] === c) j += 2;
           else break;
         } else j++;
@@ -39,6 +43,10 @@ export function bindNamedParameters(sql: string): BoundSql {
       const end = j === -1 ? n : j + 2;
       out += sql.slice(i, end);
       i = end;
+    } else if (c === '$' && /[A-Za-z0-9_$]/.test(prev)) {
+      // `$` inside an identifier (price$eur) is part of the name, not a parameter.
+      out += c;
+      i++;
     } else if (c === '$') {
       const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i));
       if (tag) {

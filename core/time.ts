@@ -66,8 +66,9 @@ export function zoneOffsetMs(epochMs: number, timeZone: string): number {
 }
 
 /**
- * The instant at which the wall clock in `timeZone` shows the given local time. A local time skipped by a DST
- * change resolves to the instant just after the gap; a repeated one resolves to its first occurrence.
+ * The instant at which the wall clock in `timeZone` shows the given local time. A local time that occurs twice (clocks
+ * going back) resolves to its first occurrence; one skipped by clocks going forward is shifted forward by the gap
+ * (02:30 on a spring-forward night in Paris is 03:30 CEST).
  */
 export function zonedTimeToEpoch(
   timeZone: string,
@@ -79,15 +80,14 @@ export function zonedTimeToEpoch(
   second = 0,
 ): number {
   const local = Date.UTC(year, month - 1, day, hour, minute, second);
-  // Two passes settle the offset on either side of a DST change.
-  let guess = local - zoneOffsetMs(local, timeZone);
-  const second_ = local - zoneOffsetMs(guess, timeZone);
-  if (second_ !== guess) {
-    const offsets = [zoneOffsetMs(guess, timeZone), zoneOffsetMs(second_, timeZone)];
-    const candidates = offsets.map((o) => local - o).filter((t) => local - zoneOffsetMs(t, timeZone) === t);
-    guess = candidates.length > 0 ? Math.min(...candidates) : Math.max(guess, second_);
-  }
-  return guess;
+  // The offsets a day either side cover both sides of any DST change near this time.
+  const before = zoneOffsetMs(local - 86_400_000, timeZone);
+  const after = zoneOffsetMs(local + 86_400_000, timeZone);
+  const candidates = [before, after]
+    .map((offset) => local - offset)
+    .filter((t) => t + zoneOffsetMs(t, timeZone) === local);
+  if (candidates.length > 0) return Math.min(...candidates);
+  return local - before;
 }
 
 /** Adds calendar days to a `YYYY-MM-DD` date. */

@@ -26,10 +26,15 @@ function parseInstant(text: string, timeZone: string, what: string): number {
       throw new WindowError(`${what} ${text} is not a calendar date`);
     return zonedTimeToEpoch(timeZone, y, m, d);
   }
-  const local = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?$/.exec(text);
+  const local = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?$/.exec(text);
   if (local) {
     const n = (i: number) => Number(local[i] ?? 0);
-    return zonedTimeToEpoch(timeZone, n(1), n(2), n(3), n(4), n(5), n(6));
+    const [y, mo, d, h, mi, sec] = [n(1), n(2), n(3), n(4), n(5), n(6)];
+    const probe = new Date(Date.UTC(y, mo - 1, d));
+    if (probe.getUTCMonth() !== mo - 1 || probe.getUTCDate() !== d || h > 23 || mi > 59 || sec > 59) {
+      throw new WindowError(`${what} ${text} is not a valid date and time`);
+    }
+    return zonedTimeToEpoch(timeZone, y, mo, d, h, mi, sec);
   }
   const ms = Date.parse(text);
   if (!/^\d{4}-\d{2}-\d{2}T/.test(text) || Number.isNaN(ms)) {

@@ -18,14 +18,17 @@ export function registerValidate(program: Command): void {
         dataset,
         readers,
       }));
+      const empty = catalog.pipelines.size === 0 && issues.length === 0;
       if (opts.json) {
         printJson({
-          valid: issues.length === 0,
+          valid: issues.length === 0 && !empty,
           dir: s.pipelinesDir,
           pipelines: [...catalog.pipelines.values()].map((e) => ({ name: e.spec.name, file: e.file })),
           externalDatasets: external,
           issues,
         });
+      } else if (empty) {
+        process.stderr.write(`no pipeline definitions under ${s.pipelinesDir}\n`);
       } else if (issues.length > 0) {
         process.stderr.write(
           `${style.red(`${issues.length} problem${issues.length === 1 ? '' : 's'}`)} in ${s.pipelinesDir}:\n`,
@@ -40,10 +43,6 @@ export function registerValidate(program: Command): void {
           process.stdout.write(`  external dataset ${dataset} (read by ${readers.join(', ')})\n`);
         }
       }
-      if (issues.length > 0 || catalog.pipelines.size === 0) {
-        if (catalog.pipelines.size === 0 && issues.length === 0 && !opts.json)
-          process.stderr.write(`no pipeline definitions under ${s.pipelinesDir}\n`);
-        process.exitCode = 1;
-      }
+      if (issues.length > 0 || empty) process.exitCode = 1;
     });
 }

@@ -1,5 +1,6 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { csv, definePipeline, ndjson } from '../../index';
 import { windowPath, writeFileRows } from '../../activities/files';
@@ -191,35 +192,39 @@ describe('writing', () => {
     expect(readFileSync(join(out, 'export/2026-11-20/orders.csv'), 'utf8')).toBe('id,v\n1,a\n2,b\n3,c\n4,d\n');
   });
 
+  /** More than the file stream's buffer, so writing it waits for 'drain': when the next chunk is asked for, it is on disk. */
+  const bigChunk = Array.from({ length: 2_000 }, (_, i) => ({ id: i + 2, v: 'x'.repeat(50) }));
+  const step = FileWriteStep.parse(csv.write('export/{startDate}/orders.csv'));
+
   test('a write that fails part-way keeps the previous file whole and leaves no temporary file', async () => {
     await load('write_csv', inline([{ id: 1, v: 'kept' }]));
-    const dir = join(out, 'export/2026-11-20');
-    const step = FileWriteStep.parse(csv.write('export/{startDate}/orders.csv'));
     async function* breaksOff(): AsyncGenerator<Row[]> {
-      yield [{ id: 2, v: 'new' }];
-      yield [{ id: 3, v: 'new' }];
-      // Fail once the rows are in the temporary file beside the target, as a source that breaks off mid-way would.
-      while (!readdirSync(dir).some((f) => f.endsWith('.tmp') && readFileSync(join(dir, f), 'utf8').includes('3,new'))) {
-        await new Promise((r) => setImmediate(r));
-      }
+      yield bigChunk;
       throw new Error('source broke off');
     }
     await expect(writeFileRows(step, window, breaksOff(), out)).rejects.toThrow('source broke off');
-    expect(readFileSync(join(dir, 'orders.csv'), 'utf8')).toBe('id,v\n1,kept\n');
+    expect(readFileSync(join(out, 'export/2026-11-20/orders.csv'), 'utf8')).toBe('id,v\n1,kept\n');
     expect(exported().filter((f) => f.startsWith('export/2026-11-20/'))).toEqual(['export/2026-11-20/orders.csv']);
   });
 
-  // Known bug (activities/files.ts writeFileRows): when the input fails while writes are still queued on the file
-  // stream, `out.destroy()` makes the stream emit an 'error' nobody listens to — an uncaught exception that would
-  // crash a worker. A large first chunk (write() returns false and waits for 'drain') makes that deterministic.
-  test.failing('a write whose input fails while a large chunk is being written fails cleanly', async () => {
-    await load('write_csv', inline([{ id: 1, v: 'kept' }]));
-    const big = Array.from({ length: 20_000 }, (_, i) => ({ id: i, v: 'x'.repeat(50) }));
-    const data = await stagedChunks(h.staging, [big, [{ id: -1, v: 'last' }]]);
-    const err = await failureOf(load('write_csv', { ...data, chunks: 3 } as StepData));
-    expect((err as Error).message).toMatch(/chunk 2 is missing/);
-    expect(readFileSync(join(out, 'export/2026-11-20/orders.csv'), 'utf8')).toBe('id,v\n1,kept\n');
-    expect(exported().filter((f) => f.startsWith('export/2026-11-20/'))).toEqual(['export/2026-11-20/orders.csv']);
+  // Known bug (activities/files.ts writeFileRows): when the input fails while a write is in flight on the file
+  // stream, `out.destroy()` makes the write's completion emit ERR_STREAM_DESTROYED as an 'error' event nobody listens
+  // to: an uncaught exception, which crashes the worker. It runs in a child process so the crash is observable.
+  // Marked failing until fixed; then make it a plain test.
+  test.failing('a write whose input fails while a chunk is being written rejects, and the process survives', () => {
+    const dir = mkdtempSync(join(out, 'child-'));
+    writeFileSync(join(dir, 'orders.csv'), 'id,v\n1,kept\n');
+    const child = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'write-breaks-off.ts'), dir], {
+      cwd: resolve(__dirname, '../..'),
+      encoding: 'utf8',
+    });
+    expect({ status: child.status, stdout: child.stdout, stderr: child.stderr }).toEqual({
+      status: 0,
+      stdout: 'rejected: source broke off\n',
+      stderr: '',
+    });
+    expect(readFileSync(join(dir, 'orders.csv'), 'utf8')).toBe('id,v\n1,kept\n');
+    expect(readdirSync(dir)).toEqual(['orders.csv']);
   });
 
   test('no rows with columns given writes just the header', async () => {

@@ -93,9 +93,10 @@ const otherWindows = [
   order(101, '2026-11-21T00:00:00.000Z', 2, 'day after'),
 ];
 
+/** Rows as `tableRows` reads them back: timestamps as dates, ordered by id. */
 function asStored(rows: Row[]): Row[] {
   return rows
-    .map((r) => ({ ...r, placed_at: new Date(r.placed_at as string) }))
+    .map((r): Row => ({ ...r, placed_at: new Date(r.placed_at as string) }))
     .sort((a, b) => (a.id as number) - (b.id as number));
 }
 
