@@ -1,5 +1,6 @@
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
@@ -105,26 +106,45 @@ export async function writeFileRows(
 ): Promise<number> {
   const path = windowPath(step.path, window, baseDir);
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const out = createWriteStream(tmp);
-  let columns = step.columns;
-  let total = 0;
+  // A stream error must reject the write, never escape as an uncaught exception that takes the worker down.
+  let streamError: Error | undefined;
+  out.on('error', (err) => (streamError ??= err));
   const write = (text: string) =>
-    out.write(text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r()));
+    new Promise<void>((resolve, reject) => {
+      if (streamError) return reject(streamError);
+      const onError = (err: Error) => reject(err);
+      out.once('error', onError);
+      const ok = out.write(text, () => undefined);
+      const settle = () => {
+        out.off('error', onError);
+        resolve();
+      };
+      if (ok) settle();
+      else out.once('drain', settle);
+    });
+  let columns = step.columns;
+  let headerWritten = false;
+  let total = 0;
   try {
     for await (const rows of chunks) {
       if (rows.length === 0) continue;
+      columns ??= Object.keys(rows[0]!);
+      const cols = columns;
       if (step.format === 'csv') {
-        const header = !columns;
-        columns ??= Object.keys(rows[0]!);
-        const records = rows.map((r) => columns!.map((c) => cell(r[c])));
-        await write(stringify(header ? [columns, ...records] : records, { delimiter: step.delimiter }));
+        const records = rows.map((r) => cols.map((c) => cell(r[c])));
+        await write(stringify(headerWritten ? records : [cols, ...records], { delimiter: step.delimiter }));
+        headerWritten = true;
       } else {
-        await write(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+        const project = step.columns
+          ? (r: Row) => Object.fromEntries(cols.map((c) => [c, r[c] ?? null]))
+          : (r: Row) => r;
+        await write(rows.map((r) => JSON.stringify(project(r))).join('\n') + '\n');
       }
       total += rows.length;
     }
-    if (total === 0 && step.format === 'csv' && columns)
+    if (step.format === 'csv' && !headerWritten && columns)
       await write(stringify([columns], { delimiter: step.delimiter }));
     out.end();
     await finished(out);
@@ -132,6 +152,8 @@ export async function writeFileRows(
     return total;
   } catch (err) {
     out.destroy();
+    // Wait until the stream has closed (and so created or released the file) before removing it.
+    await finished(out).catch(() => undefined);
     await rm(tmp, { force: true });
     throw err;
   }

@@ -20,7 +20,7 @@ export class Staging {
     this.ready ??= (async () => {
       const client = await pool.connect();
       try {
-        // An advisory lock serialises the first-use DDL of concurrent workers.
+        // An advisory lock (shared with the load ledger's) serialises the first-use DDL of concurrent workers.
         await client.query('SELECT pg_advisory_lock(7233001)');
         await client.query('CREATE SCHEMA IF NOT EXISTS pipectl');
         await client.query(

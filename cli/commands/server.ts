@@ -24,7 +24,9 @@ export function registerServer(program: Command): void {
     });
   server
     .command('install')
-    .description('find or build the Temporal CLI (TEMPORAL_CLI_PATH, PATH, cache; else build from its Go module) and print its path')
+    .description(
+      'find or build the Temporal CLI (TEMPORAL_CLI_PATH, PATH, cache; else build from its Go module) and print its path',
+    )
     .action(async () => {
       const { settings } = await import('../../temporal-config/settings');
       const { ensureTemporalCli } = await import('../../temporal-config/temporal-cli');

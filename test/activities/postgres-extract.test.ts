@@ -149,42 +149,33 @@ test('an unknown pipeline is PipelineNotFound', async () => {
  * unexpectedly passing: turn it into a plain `test`.
  */
 describe('known bugs', () => {
-  test.failing(
-    'a data error raised while fetching (division by zero) is InvalidData, like one raised while planning',
-    async () => {
-      const err = await failureOf(h.run(h.activities.extractRows, { pipeline: 'divides_by_zero', window }));
-      expectPermanent(err, 'InvalidData');
-    },
-  );
+  test('a data error raised while fetching (division by zero) is InvalidData, like one raised while planning', async () => {
+    const err = await failureOf(h.run(h.activities.extractRows, { pipeline: 'divides_by_zero', window }));
+    expectPermanent(err, 'InvalidData');
+  });
 
-  test.failing('a query that tries to write fails permanently instead of being retried', async () => {
+  test('a query that tries to write fails permanently instead of being retried', async () => {
     const err = await failureOf(h.run(h.activities.extractRows, { pipeline: 'writes', window }));
     expectPermanent(err, 'InvalidSql');
   });
 
-  test.failing(
-    '$constructor, which params lack, is an unknown parameter rather than Object.prototype.constructor',
-    async () => {
-      const err = await failureOf(h.run(h.activities.extractRows, { pipeline: 'object_key_param', window }));
-      expectPermanent(err, 'InvalidSql');
-    },
-  );
+  test('$constructor, which params lack, is an unknown parameter rather than Object.prototype.constructor', async () => {
+    const err = await failureOf(h.run(h.activities.extractRows, { pipeline: 'object_key_param', window }));
+    expectPermanent(err, 'InvalidSql');
+  });
 
-  test.failing(
-    'a reader that stops early does not leave its pooled connection inside the extract transaction',
-    async () => {
-      const step = PostgresQueryStep.parse(
-        postgres.query({ connection: 'warehouse', sql: 'SELECT g FROM generate_series(1, 10) g', batchSize: 2 }),
-      );
-      const pool = await h.pools.get('warehouse');
-      // What collect() does when staging a batch throws: for-await calls return() on the generator.
-      for await (const batch of queryRows(pool, step, window)) {
-        expect(batch).toHaveLength(2);
-        break;
-      }
-      // The next extract on the pool gets the same idle connection, still in the open transaction with its cursor.
-      const data = await h.run(h.activities.extractRows, { pipeline: 'windowed', window });
-      expect(data.rowCount).toBe(3);
-    },
-  );
+  test('a reader that stops early does not leave its pooled connection inside the extract transaction', async () => {
+    const step = PostgresQueryStep.parse(
+      postgres.query({ connection: 'warehouse', sql: 'SELECT g FROM generate_series(1, 10) g', batchSize: 2 }),
+    );
+    const pool = await h.pools.get('warehouse');
+    // What collect() does when staging a batch throws: for-await calls return() on the generator.
+    for await (const batch of queryRows(pool, step, window)) {
+      expect(batch).toHaveLength(2);
+      break;
+    }
+    // The next extract on the pool gets the same idle connection, still in the open transaction with its cursor.
+    const data = await h.run(h.activities.extractRows, { pipeline: 'windowed', window });
+    expect(data.rowCount).toBe(3);
+  });
 });

@@ -171,7 +171,11 @@ describe('pipectl validate: mistakes', () => {
     expect(json.pipelines.map((p) => p.name)).toEqual(['a', 'b', 'c']);
     expect(json.externalDatasets).toEqual([]);
     expect(json.issues).toEqual([
-      expect.objectContaining({ pipeline: 'a', field: 'inputs', message: 'cycle: a → b → c → a (through dataset files.c)' }),
+      expect.objectContaining({
+        pipeline: 'a',
+        field: 'inputs',
+        message: 'cycle: a → b → c → a (through dataset files.c)',
+      }),
     ]);
   });
 

@@ -158,7 +158,10 @@ describe('findCycles', () => {
     ]);
     const cycles = findCycles(g);
     expect(cycles.length).toBeGreaterThanOrEqual(1);
-    expect([['a', 'b', 'd', 'a'], ['a', 'c', 'd', 'a']]).toContainEqual(cycles[0]);
+    expect([
+      ['a', 'b', 'd', 'a'],
+      ['a', 'c', 'd', 'a'],
+    ]).toContainEqual(cycles[0]);
   });
 
   it('survives a very long chain closing into a cycle', () => {

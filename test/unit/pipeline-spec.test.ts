@@ -133,9 +133,7 @@ describe('PipelineSpec steps', () => {
   });
 
   it('rejects unknown fields inside a step', () => {
-    expect(problems({ load: { ...csv.write('x.csv'), compress: true } })).toEqual([
-      'load.compress: unknown field',
-    ]);
+    expect(problems({ load: { ...csv.write('x.csv'), compress: true } })).toEqual(['load.compress: unknown field']);
     expect(problems({ retry: { maxAttempts: 3 } })).toEqual([expect.stringMatching(/^retry: .*maxAttempts/)]);
   });
 

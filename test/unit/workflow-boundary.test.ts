@@ -13,7 +13,14 @@ interface LintMessage {
 async function lintAsWorkflow(code: string): Promise<LintMessage[]> {
   const res = spawnSync(
     process.execPath,
-    [join(ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--stdin', '--stdin-filename', 'workflows/run-pipeline.ts', '--format', 'json'],
+    [
+      join(ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js'),
+      '--stdin',
+      '--stdin-filename',
+      'workflows/run-pipeline.ts',
+      '--format',
+      'json',
+    ],
     { cwd: ROOT, input: code, encoding: 'utf8' },
   );
   const [result] = JSON.parse(res.stdout) as { messages: LintMessage[] }[];
