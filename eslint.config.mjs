@@ -19,6 +19,7 @@ export default tseslint.config(
       'bench/results/**',
       'bin/**',
       'jest.config.js',
+      'test/**/*.js',
     ],
   },
   js.configs.recommended,

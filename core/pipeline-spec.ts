@@ -183,7 +183,7 @@ function stepOrFunction<S extends z.ZodType, F>(schema: S, kinds: string, exampl
         }
         const message =
           issue.code === 'invalid_union' && issue.path.join('.') === 'kind'
-            ? `unknown step kind ${JSON.stringify((value as { kind: unknown }).kind)} (one of ${kinds})`
+            ? `unknown step kind ${JSON.stringify(value.kind)} (one of ${kinds})`
             : issue.message;
         ctx.addIssue({ code: 'custom', message, path: issue.path });
       }
