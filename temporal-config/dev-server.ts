@@ -60,7 +60,9 @@ export async function isTemporalServer(address: string): Promise<boolean> {
   let connection: Connection | undefined;
   try {
     connection = await Connection.connect({ address, connectTimeout: 2_000 });
-    await connection.workflowService.getSystemInfo({});
+    const c = connection;
+    // Something that is not a gRPC server may accept the connection and never answer: bound the call.
+    await c.withDeadline(Date.now() + 3_000, () => c.workflowService.getSystemInfo({}));
     return true;
   } catch {
     return false;

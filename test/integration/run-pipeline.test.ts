@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { definePipeline, postgres } from '../../index';
 import { startPipelineRun, describeFailure } from '../../cli/runs';
+import { PIPELINE_NAME, RUN_KIND, WINDOW_START } from '../../temporal-config/search-attributes';
 import { parseWindow } from '../../core/window';
 import { catalogOf } from '../helpers/catalog';
 import { createTestDatabase, poolFor } from '../helpers/postgres';
@@ -145,4 +146,38 @@ test('an extract larger than 5 MB passes through staging and the staged data is 
     `${handle.workflowId}/%`,
   ]);
   expect(staged.rows[0].n).toBe(0);
+});
+
+test('two starts of the same window never run at once: the second attaches to the running run', async () => {
+  const slowWindow = parseWindow('2026-11-25');
+  const [a, b] = await Promise.all([
+    startPipelineRun(client, specOf(flaky), slowWindow, 'manual', queue),
+    startPipelineRun(client, specOf(flaky), slowWindow, 'manual', queue),
+  ]);
+  expect(a.workflowId).toBe('pipeline/flaky/2026-11-25T00:00:00.000Z');
+  const [da, db_] = await Promise.all([a.describe(), b.describe()]);
+  expect(da.runId).toBe(db_.runId);
+  await a.result();
+  // A finished window can be run again; it gets a new run.
+  const again = await startPipelineRun(client, specOf(flaky), slowWindow, 'manual', queue);
+  expect((await again.describe()).runId).not.toBe(da.runId);
+  await again.result();
+});
+
+test('the run carries search attributes and a summary that say what it is', async () => {
+  const handle = await startPipelineRun(client, specOf(flaky), parseWindow('2026-11-26'), 'manual', queue);
+  await handle.result();
+  const d = await handle.describe();
+  expect(d.typedSearchAttributes.get(PIPELINE_NAME)).toBe('flaky');
+  expect(d.typedSearchAttributes.get(RUN_KIND)).toBe('manual');
+  expect(d.typedSearchAttributes.get(WINDOW_START)?.toISOString()).toBe('2026-11-26T00:00:00.000Z');
+  expect(await d.staticSummary()).toBe('flaky · 2026-11-26 → 2026-11-27');
+  // Visibility is eventually consistent: the run becomes findable by its attributes shortly after it closes.
+  const query = `PipelineName = "flaky" AND WindowStart BETWEEN "2026-11-26T00:00:00Z" AND "2026-11-26T00:00:01Z" AND RunKind = "manual"`;
+  let found = 0;
+  for (let i = 0; i < 50 && found === 0; i++) {
+    found = (await client.workflow.count(query)).count;
+    if (found === 0) await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(found).toBe(1);
 });
