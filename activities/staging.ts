@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { ensurePipectlTable } from './postgres/schema';
 import type { Row } from '../core/pipeline-spec';
 import type { StepData } from '../core/run-input';
 
@@ -11,30 +12,17 @@ const CHUNK_BYTES = 4 * 1024 * 1024;
  * mixes its rows with another's.
  */
 export class Staging {
-  private ready: Promise<void> | undefined;
-
   constructor(private readonly pool: () => Promise<Pool>) {}
 
   private async db(): Promise<Pool> {
     const pool = await this.pool();
-    this.ready ??= (async () => {
-      const client = await pool.connect();
-      try {
-        // An advisory lock (shared with the load ledger's) serialises the first-use DDL of concurrent workers.
-        await client.query('SELECT pg_advisory_lock(7233001)');
-        await client.query('CREATE SCHEMA IF NOT EXISTS pipectl');
-        await client.query(
-          `CREATE TABLE IF NOT EXISTS pipectl.staged_chunks (
-             ref text NOT NULL, seq integer NOT NULL, row_count integer NOT NULL, body text NOT NULL,
-             created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (ref, seq))`,
-        );
-      } finally {
-        await client.query('SELECT pg_advisory_unlock(7233001)').catch(() => undefined);
-        client.release();
-      }
-    })();
-    this.ready.catch(() => (this.ready = undefined));
-    await this.ready;
+    await ensurePipectlTable(
+      pool,
+      'staged_chunks',
+      `CREATE TABLE IF NOT EXISTS pipectl.staged_chunks (
+         ref text NOT NULL, seq integer NOT NULL, row_count integer NOT NULL, body text NOT NULL,
+         created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (ref, seq))`,
+    );
     return pool;
   }
 

@@ -9,6 +9,7 @@ import { bindNamedParameters } from '../../core/sql-params';
 import type { Window } from '../../core/window';
 import { copyLines } from './copy-text';
 import { classifyPgError, PG_ERROR_TYPES } from './errors';
+import { ensurePipectlTable } from './schema';
 
 /**
  * Runs a query extract with the window bound as parameters, reading through a server-side cursor in batches so a
@@ -86,36 +87,15 @@ export interface LoadIdentity {
   window: Window;
 }
 
-let ledgerReady = new WeakMap<Pool, Promise<void>>();
-
-async function ensureLedger(pool: Pool): Promise<void> {
-  let ready = ledgerReady.get(pool);
-  if (!ready) {
-    ready = (async () => {
-      const client = await pool.connect();
-      try {
-        await client.query('SELECT pg_advisory_lock(7233001)');
-        await client.query('CREATE SCHEMA IF NOT EXISTS pipectl');
-        await client.query(
-          `CREATE TABLE IF NOT EXISTS pipectl.load_ledger (
-             workflow_id text NOT NULL, run_id text NOT NULL, pipeline text NOT NULL,
-             window_start timestamptz NOT NULL, window_end timestamptz NOT NULL, target text NOT NULL,
-             rows bigint NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (workflow_id, run_id))`,
-        );
-      } finally {
-        await client.query('SELECT pg_advisory_unlock(7233001)').catch(() => undefined);
-        client.release();
-      }
-    })();
-    ready.catch(() => ledgerReady.delete(pool));
-    ledgerReady.set(pool, ready);
-  }
-  await ready;
-}
-
-/** For tests that drop and recreate databases between cases. */
-export function forgetLedgers(): void {
-  ledgerReady = new WeakMap();
+function ensureLedger(pool: Pool): Promise<void> {
+  return ensurePipectlTable(
+    pool,
+    'load_ledger',
+    `CREATE TABLE IF NOT EXISTS pipectl.load_ledger (
+       workflow_id text NOT NULL, run_id text NOT NULL, pipeline text NOT NULL,
+       window_start timestamptz NOT NULL, window_end timestamptz NOT NULL, target text NOT NULL,
+       rows bigint NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (workflow_id, run_id))`,
+  );
 }
 
 /**
