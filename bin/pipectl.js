@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-// Runs the compiled CLI; from a fresh checkout without `npm run build`, runs the TypeScript sources through tsx.
+// Runs the compiled CLI; from a checkout without `npm run build`, runs the TypeScript sources through tsx.
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 
@@ -9,6 +9,10 @@ process.env.PIPECTL_CLI_MAIN = '1';
 if (existsSync(compiled)) {
   require(compiled);
 } else {
-  require('tsx/cjs');
-  require(join(__dirname, '..', 'cli', 'index.ts'));
+  const { spawn } = require('node:child_process');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'cli', 'index.ts'), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
 }
