@@ -10,9 +10,13 @@ if (existsSync(compiled)) {
   require(compiled);
 } else {
   const { spawn } = require('node:child_process');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'cli', 'index.ts'), ...process.argv.slice(2)], {
-    stdio: 'inherit',
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(__dirname, '..', 'cli', 'index.ts'), ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+    },
+  );
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
 }
