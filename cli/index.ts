@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerDev } from './commands/dev';
+import { registerGraph } from './commands/graph';
 import { registerRun } from './commands/run';
 import { registerServer } from './commands/server';
 import { registerValidate } from './commands/validate';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerDev(program);
   registerValidate(program);
   registerRun(program);
+  registerGraph(program);
   registerWorker(program);
   registerServer(program);
   return program;

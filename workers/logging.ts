@@ -9,7 +9,13 @@ function jsonLine(entry: LogEntry): string {
   const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
   const meta: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(entry.meta ?? {})) {
-    meta[k] = v instanceof Error ? { name: v.name, message: v.message } : typeof v === 'bigint' ? v.toString() : v;
+    // Errors from the workflow sandbox are not instances of this realm's Error: recognise them by shape.
+    const isError = v instanceof Error || (typeof v === 'object' && v !== null && 'message' in v && 'name' in v);
+    meta[k] = isError
+      ? { name: (v as Error).name, message: (v as Error).message }
+      : typeof v === 'bigint'
+        ? v.toString()
+        : v;
   }
   return JSON.stringify({ time, level: entry.level.toLowerCase(), msg: entry.message, ...meta });
 }

@@ -10,6 +10,7 @@ import { BUNDLE_PATH } from './build-bundle';
 import { connectionResolver, connectionsUsed, configuredConnections } from './connections';
 import type { EmbeddedPostgresServer } from './embedded-postgres';
 import { installWorkerLogging } from './logging';
+import { parseDuration } from '../core/duration';
 
 /** Options of a worker process. */
 export interface PipectlWorkerOptions {
@@ -35,6 +36,14 @@ export interface PipectlWorker {
   /** Runs until shutdown (SIGINT/SIGTERM or `shutdown()`), then releases connections. */
   run(): Promise<void>;
   shutdown(): void;
+}
+
+/** `PIPECTL_SHUTDOWN_GRACE` (default 30s): how long running steps may finish after a stop signal. */
+function shutdownGraceMs(env: NodeJS.ProcessEnv): number {
+  const ms = parseDuration(env.PIPECTL_SHUTDOWN_GRACE ?? '30s');
+  if (ms === undefined)
+    throw new Error(`PIPECTL_SHUTDOWN_GRACE=${env.PIPECTL_SHUTDOWN_GRACE}: not a duration (e.g. 30s)`);
+  return ms;
 }
 
 /** Whether the prebuilt bundle exists; otherwise workflows are bundled on the fly (development only). */
@@ -91,6 +100,8 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
         taskQueue,
         activities,
         ...source,
+        // On SIGINT/SIGTERM running steps get this long to finish before they are cancelled (and retried elsewhere).
+        shutdownGraceTime: shutdownGraceMs(env),
         ...(options.maxConcurrentActivities
           ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities }
           : {}),

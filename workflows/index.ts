@@ -1,2 +1,3 @@
 /** Every workflow pipectl registers; the worker bundles this module. */
 export { runPipeline } from './run-pipeline';
+export { dagRun } from './dag-run';
