@@ -97,7 +97,7 @@ export async function dev(opts: DevOptions): Promise<number> {
     let code = 0;
     if (opts.run) {
       const order = topologicalOrder(catalog.graph);
-      say(`\nRunning ${order.length} pipelines in dependency order: ${order.join(' → ')}\n`);
+      say(`\nRunning ${order.length} pipelines as one DAG run (upstreams first): ${order.join(', ')}\n`);
       code = await runPipelines(order, {
         ...(opts.dir ? { dir: opts.dir } : {}),
         ...(opts.window ? { window: opts.window } : {}),

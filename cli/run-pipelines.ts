@@ -1,4 +1,12 @@
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Catalog } from '../catalog/load';
+import type { DagRunState } from '../core/dag-input';
+import type { NodeState } from '../core/dag-plan';
 import { topologicalOrder } from '../core/graph';
+import type { Settings } from '../temporal-config/settings';
+import { dagStateQuery } from '../workflows/definitions';
+import { buildDagInput, startDagRun } from './dag';
 import type { RunPipelineResult } from '../core/run-input';
 import { describeWindow, parseWindow, previousDay, type Window } from '../core/window';
 import { formatDuration } from '../core/duration';
@@ -66,8 +74,15 @@ export async function runPipelines(
   const first = catalog.pipelines.get(names[0]!)!.spec;
   const timeZone = first.schedule?.timezone ?? 'UTC';
   const window = opts.window ? parseWindow(opts.window, timeZone) : previousDay(Date.now(), timeZone);
-  const order = topologicalOrder(catalog.graph, new Set(names));
   const client = await connectClient(s);
+  if (names.length > 1) {
+    try {
+      return await runAsDag(client, catalog, names, window, s, opts);
+    } finally {
+      await client.connection.close();
+    }
+  }
+  const order = topologicalOrder(catalog.graph, new Set(names));
   const reports: RunReport[] = [];
   const failed = new Set<string>();
   try {
@@ -143,4 +158,114 @@ export async function runPipelines(
   }
   if (opts.json) printJson(reports.length === 1 && names.length === 1 ? reports[0] : reports);
   return failed.size > 0 ? 1 : 0;
+}
+
+const STATE_MARK: Record<NodeState, string> = {
+  pending: '·',
+  running: '…',
+  succeeded: '✓',
+  failed: '✗',
+  upstream_failed: '–',
+  skipped: '–',
+  cancelled: '✗',
+};
+
+/**
+ * Several pipelines run as one DAG run (the `dagRun` workflow): the CLI starts it, prints each node's changes as they
+ * happen, and reports every node at the end.
+ */
+async function runAsDag(
+  client: Client,
+  catalog: Catalog,
+  names: string[],
+  window: Window,
+  s: Settings,
+  opts: { json?: boolean; detach?: boolean },
+): Promise<number> {
+  const input = buildDagInput(catalog, names, window, 'manual', s.taskQueue);
+  const handle = await startDagRun(client, input, s.taskQueue, true);
+  const dagLink = webUiLink(s.uiPort, s.namespace, handle.workflowId);
+  if (!opts.json) {
+    process.stdout.write(
+      `${style.bold('▶')} DAG run of ${names.length} pipelines · ${describeWindow(window)}  ${style.dim(handle.workflowId)}\n  ${style.dim(dagLink)}\n`,
+    );
+  }
+  if (opts.detach) {
+    if (opts.json) printJson({ workflowId: handle.workflowId, window, status: 'started', webUi: dagLink });
+    return 0;
+  }
+  const seen = new Map<string, NodeState>();
+  const show = (state: DagRunState) => {
+    for (const [name, node] of Object.entries(state.nodes)) {
+      if (seen.get(name) === node.state) continue;
+      seen.set(name, node.state);
+      if (opts.json || node.state === 'pending') continue;
+      const detail =
+        node.state === 'succeeded'
+          ? `: ${node.rowsLoaded ?? 0} rows loaded`
+          : node.state === 'failed'
+            ? `: ${node.error?.type}: ${node.error?.message}`
+            : '';
+      process.stdout.write(`  ${STATE_MARK[node.state]} ${name} ${node.state.replace('_', ' ')}${detail}\n`);
+    }
+  };
+  let done = false;
+  const poll = (async () => {
+    while (!done) {
+      const state = await handle.query(dagStateQuery).catch(() => undefined);
+      if (state) show(state);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  })();
+  let final: DagRunState;
+  try {
+    final = await handle.result();
+  } catch (err) {
+    const details =
+      err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure
+        ? err.cause.details?.[0]
+        : undefined;
+    if (!details) throw err;
+    final = details as DagRunState;
+  } finally {
+    done = true;
+    await poll;
+  }
+  show(final);
+  const reports: RunReport[] = Object.entries(final.nodes).map(([name, node]) => {
+    const workflowId = `pipeline/${name}/${window.start}`;
+    const status: RunReport['status'] =
+      node.state === 'succeeded'
+        ? 'succeeded'
+        : node.state === 'failed' || node.state === 'cancelled'
+          ? 'failed'
+          : 'not_run';
+    const blockedBy = (catalog.graph.upstream.get(name) ?? new Set()).size > 0 && node.state === 'upstream_failed';
+    return {
+      pipeline: name,
+      workflowId,
+      window,
+      status,
+      ...(node.rowsLoaded !== undefined ? { rowsLoaded: node.rowsLoaded } : {}),
+      ...(node.startedAt && node.finishedAt
+        ? { durationMs: Date.parse(node.finishedAt) - Date.parse(node.startedAt) }
+        : {}),
+      ...(node.error
+        ? { error: node.error }
+        : blockedBy
+          ? { error: { type: 'UpstreamFailed', message: 'an upstream failed' } }
+          : {}),
+      webUi: webUiLink(s.uiPort, s.namespace, workflowId),
+    };
+  });
+  const order = topologicalOrder(catalog.graph, new Set(names));
+  reports.sort((a, b) => order.indexOf(a.pipeline) - order.indexOf(b.pipeline));
+  if (opts.json) printJson(reports);
+  else {
+    const ok = final.status === 'succeeded';
+    process.stdout.write(
+      `${ok ? style.green('✓') : style.red('✗')} DAG run ${final.status}: ${reports.filter((r) => r.status === 'succeeded').length} of ${reports.length} pipelines succeeded\n`,
+    );
+  }
+  return final.status === 'succeeded' ? 0 : 1;
 }

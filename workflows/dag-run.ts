@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -19,10 +20,12 @@ import { PIPELINE_GROUP, PIPELINE_NAME, RUN_KIND, WINDOW_START } from '../tempor
 /** The innermost failure's type and message, for a node's status. */
 function failureOf(err: unknown): { type: string; message: string } {
   let cur: unknown = err;
+  let step = '';
   let last: { type: string; message: string } = { type: 'Error', message: String(err) };
   while (cur instanceof Error) {
+    if (cur instanceof ActivityFailure && cur.activityType) step = `${cur.activityType}: `;
     const type = cur instanceof ApplicationFailure ? (cur.type ?? 'Error') : cur.name;
-    last = { type, message: cur.message };
+    last = { type, message: `${step}${cur.message}` };
     cur = cur.cause;
   }
   return last;

@@ -35,7 +35,9 @@ test('pipectl dev --once seeds the examples, runs them in dependency order, and 
   });
   expect(res.code).toBe(0);
   expect(res.stdout).toContain('Using the Temporal server already running');
-  expect(res.stdout).toContain('orders_daily → refunds → customer_ltv → revenue_report');
+  expect(res.stdout).toContain(
+    'Running 4 pipelines as one DAG run (upstreams first): orders_daily, refunds, customer_ltv, revenue_report',
+  );
   for (const name of ['orders_daily', 'refunds', 'customer_ltv', 'revenue_report']) {
     expect(res.stdout).toMatch(new RegExp(`✓ ${name} succeeded`));
   }

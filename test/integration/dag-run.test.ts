@@ -171,7 +171,7 @@ test('a failure blocks only its downstream; the independent branch finishes', as
     igood: 'succeeded',
     igood2: 'succeeded',
   });
-  expect(state.nodes.ibad!.error).toMatchObject({ type: 'SourceDown', message: 'the source is down' });
+  expect(state.nodes.ibad!.error).toEqual({ type: 'SourceDown', message: 'extractRows: the source is down' });
   expect(state.nodes.iafter!.attempts).toBe(0);
   expect(journal).not.toContain('start iafter');
 });
