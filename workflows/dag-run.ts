@@ -10,7 +10,15 @@ import {
   allHandlersFinished,
 } from '@temporalio/workflow';
 import type { DagRunInput, DagRunState } from '../core/dag-input';
-import { countStates, derive, orderPlan, readyNodes, type NodeStatus, type PlanNode } from '../core/dag-plan';
+import {
+  countStates,
+  derive,
+  orderPlan,
+  readyNodes,
+  type NodeState,
+  type NodeStatus,
+  type PlanNode,
+} from '../core/dag-plan';
 import { pipelineWorkflowId, type RunPipelineInput } from '../core/run-input';
 import { describeWindow } from '../core/window';
 import { dagStateQuery, pauseSignal, resumeSignal, retryNodeUpdate, skipNodeUpdate } from './definitions';
@@ -66,49 +74,36 @@ export async function dagRun(input: DagRunInput): Promise<DagRunState> {
     paused = false;
     dirty = true;
   });
-  setHandler(
-    retryNodeUpdate,
-    (name) => {
+  /** An update on one node: a validator that rejects it in the wrong state, and a handler that re-plans. */
+  const nodeUpdate = (allowed: readonly NodeState[], rule: string, apply: (s: NodeStatus) => void) => ({
+    validator: (name: string) => {
+      const s = states.get(name);
+      if (!s) throw new Error(`no node '${name}' in this DAG run`);
+      if (!allowed.includes(s.state)) throw new Error(`node '${name}' is ${s.state}: ${rule}`);
+    },
+    handler: (name: string): NodeStatus => {
       const s = states.get(name)!;
-      s.state = 'pending';
-      delete s.error;
-      delete s.finishedAt;
+      apply(s);
       derive(order, states);
       dirty = true;
       return { ...s };
     },
-    {
-      validator: (name) => {
-        const s = states.get(name);
-        if (!s) throw new Error(`no node '${name}' in this DAG run`);
-        if (s.state !== 'failed' && s.state !== 'cancelled') {
-          throw new Error(`node '${name}' is ${s.state}: only a failed or cancelled node can be retried`);
-        }
-      },
-    },
-  );
-  setHandler(
-    skipNodeUpdate,
-    (name) => {
-      const s = states.get(name)!;
+  });
+  const retry = nodeUpdate(['failed', 'cancelled'], 'only a failed or cancelled node can be retried', (s) => {
+    s.state = 'pending';
+    delete s.error;
+    delete s.finishedAt;
+  });
+  setHandler(retryNodeUpdate, retry.handler, { validator: retry.validator });
+  const skip = nodeUpdate(
+    ['pending', 'failed', 'upstream_failed', 'cancelled'],
+    'only a node that has not succeeded and is not running can be skipped',
+    (s) => {
       s.state = 'skipped';
       s.finishedAt = now();
-      derive(order, states);
-      dirty = true;
-      return { ...s };
-    },
-    {
-      validator: (name) => {
-        const s = states.get(name);
-        if (!s) throw new Error(`no node '${name}' in this DAG run`);
-        if (!['pending', 'failed', 'upstream_failed', 'cancelled'].includes(s.state)) {
-          throw new Error(
-            `node '${name}' is ${s.state}: only a node that has not succeeded and is not running can be skipped`,
-          );
-        }
-      },
     },
   );
+  setHandler(skipNodeUpdate, skip.handler, { validator: skip.validator });
 
   async function runNode(name: string): Promise<void> {
     const node = nodes.get(name)!;
