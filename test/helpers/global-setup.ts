@@ -32,7 +32,13 @@ export default async function globalSetup(): Promise<void> {
     namespace: 'default',
     log,
   });
-  const pg = await startEmbeddedPostgres({ dataDir: join(stateDir, 'postgres'), port: pgPort, log });
+  // Jest skips the teardown when the setup throws: stop the server here if PostgreSQL cannot start.
+  const pg = await startEmbeddedPostgres({ dataDir: join(stateDir, 'postgres'), port: pgPort, log }).catch(
+    async (err: unknown) => {
+      await server.stop();
+      throw err;
+    },
+  );
   process.env.TEMPORAL_ADDRESS = server.address;
   process.env.PIPECTL_LOG_LEVEL ??= 'WARN';
   process.env.PIPECTL_UI_PORT = String(uiPort);
