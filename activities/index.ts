@@ -7,6 +7,7 @@ import { readFileRows, writeFileRows } from './files';
 import type { PostgresPools } from './postgres/pools';
 import { loadRows as loadPostgresRows, queryRows } from './postgres/steps';
 import type { Staging } from './staging';
+import { checkUpstreams } from './upstream';
 
 /** Error type when a worker does not know the pipeline a run names. */
 export const PIPELINE_NOT_FOUND = 'PipelineNotFound';
@@ -198,6 +199,14 @@ export function createActivities(deps: ActivityDeps) {
     /** Deletes the run's staged data (and leftovers of earlier failed runs of the same workflow ID). */
     async dropStaged(req: { workflowId: string }): Promise<number> {
       return deps.staging.drop(`${req.workflowId}/`);
+    },
+
+    /**
+     * One check, for a DAG run, that upstreams in other groups have succeeded for the window; throws a retryable
+     * `UpstreamNotReady` until they have (the workflow's retry policy makes the polls).
+     */
+    async awaitUpstream(req: { upstream: string[]; window: Window }): Promise<void> {
+      await checkUpstreams(Context.current().client, req.upstream, req.window);
     },
   };
 }

@@ -2,6 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { register } from 'tsx/cjs/api';
 import { buildGraph, findCycles, formatCycle, type PipelineGraph } from '../core/graph';
+import { buildGroups, type PipelineGroup } from '../core/groups';
 import { isPipelineDefinition, PipelineSpec } from '../core/pipeline-spec';
 import { CatalogError, type DefinitionIssue } from './issues';
 
@@ -18,6 +19,8 @@ export interface Catalog {
   dir: string;
   pipelines: Map<string, CatalogEntry>;
   graph: PipelineGraph;
+  /** Schedule groups by name. */
+  groups: Map<string, PipelineGroup>;
 }
 
 /** The result of reading definitions: the valid ones and every problem found. */
@@ -151,7 +154,9 @@ export function readCatalog(dir: string): CatalogReport {
       message: `cycle: ${formatCycle(cycle)}${into?.dataset !== undefined ? ` (through dataset ${into.dataset})` : ''}`,
     });
   }
-  return { catalog: { dir: root, pipelines, graph }, issues };
+  const { groups, issues: groupIssues } = buildGroups(pipelines, graph);
+  for (const issue of groupIssues) issues.push({ file: pipelines.get(issue.pipeline)!.file, ...issue });
+  return { catalog: { dir: root, pipelines, graph, groups }, issues };
 }
 
 /** What went wrong loading a file, with the position of a syntax error when the compiler gives one. */

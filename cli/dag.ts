@@ -1,23 +1,38 @@
 import { createHash } from 'node:crypto';
 import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { Catalog } from '../catalog/load';
-import { dagWorkflowId, type DagNodeInput, type DagProfile, type DagRunInput } from '../core/dag-input';
+import { dagWorkflowId, type DagProfile, type DagRunInput, type ExternalWait } from '../core/dag-input';
+import { countDescendants, type DagNode } from '../core/dag-plan';
+import { parseDuration } from '../core/duration';
+import { groupMembers } from '../core/groups';
 import { toRunInput, type RunKind } from '../core/run-input';
 import { describeWindow, type Window } from '../core/window';
-import { PIPELINE_GROUP, PIPELINE_NAME, RUN_KIND, WINDOW_START } from '../temporal-config/search-attributes';
+import { runSearchAttributes } from '../temporal-config/search-attributes';
 import type { dagRun } from '../workflows/dag-run';
 
 /** Options of a DAG run a caller may set. */
 export interface DagOptions {
-  /** Most pipeline runs at once (default `PIPECTL_MAX_PARALLEL` or 8). */
+  /** The schedule group the run belongs to; its upstreams in other groups are waited for. Default: `manual`. */
+  group?: string;
+  /** Most pipeline runs at once (default: the group's `maxParallel`, else `PIPECTL_MAX_PARALLEL`, else 8). */
   maxParallel?: number;
   /** Child runs per workflow run before continuing as new (default 500). */
   continueAsNewAfter?: number;
+  /** Longest interval between checks of an upstream in another group (default `PIPECTL_UPSTREAM_POLL`, 1 minute). */
+  upstreamPollMs?: number;
+}
+
+/** The pipelines of a group's DAG run: its scheduled pipelines and the unscheduled ones downstream of them. */
+export function groupPipelines(catalog: Catalog, group: string): string[] {
+  const g = catalog.groups.get(group);
+  if (!g) throw new Error(`no group named '${group}'`);
+  return groupMembers(g);
 }
 
 /**
- * The `dagRun` input for a set of pipelines of the catalog: their edges inside the set, descendant counts for
- * priority, and each distinct set of run options stored once.
+ * The `dagRun` input for a set of pipelines of the catalog: nodes numbered, edges inside the set as node indices,
+ * descendant counts for priority, each distinct set of run options stored once. In a group's DAG run, upstreams
+ * outside the set belong to other groups, and their downstream nodes wait for them.
  */
 export function buildDagInput(
   catalog: Catalog,
@@ -25,29 +40,22 @@ export function buildDagInput(
   window: Window,
   kind: RunKind,
   defaultTaskQueue: string,
-  group = 'manual',
   options: DagOptions = {},
 ): DagRunInput {
-  const members = new Set(names);
+  const group = options.group ?? 'manual';
+  const sorted = [...new Set(names)].sort();
+  const index = new Map(sorted.map((n, i) => [n, i]));
+  const upstream = sorted.map((name) =>
+    [...(catalog.graph.upstream.get(name) ?? [])]
+      .filter((u) => index.has(u))
+      .sort()
+      .map((u) => index.get(u)!),
+  );
+  const descendants = countDescendants(upstream);
   const profiles: DagProfile[] = [];
   const profileIndex = new Map<string, number>();
-  const downstream = new Map<string, string[]>();
-  for (const name of members) {
-    for (const d of catalog.graph.downstream.get(name) ?? [])
-      if (members.has(d)) downstream.set(name, [...(downstream.get(name) ?? []), d]);
-  }
-  const descendants = (name: string) => {
-    const seen = new Set<string>();
-    const stack = [...(downstream.get(name) ?? [])];
-    while (stack.length > 0) {
-      const n = stack.pop()!;
-      if (seen.has(n)) continue;
-      seen.add(n);
-      stack.push(...(downstream.get(n) ?? []));
-    }
-    return seen.size;
-  };
-  const nodes: DagNodeInput[] = [...members].sort().map((name) => {
+  const waits: ExternalWait[] = [];
+  const nodes: DagNode[] = sorted.map((name, i) => {
     const spec = catalog.pipelines.get(name)!.spec;
     const run = toRunInput(spec, window, kind, group);
     const profile: DagProfile = {
@@ -55,54 +63,64 @@ export function buildDagInput(
       timeouts: run.timeouts,
       runTimeoutMs: spec.timeouts.run,
       taskQueue: spec.taskQueue ?? defaultTaskQueue,
-    };
-    const key = JSON.stringify(profile);
-    let index = profileIndex.get(key);
-    if (index === undefined) {
-      index = profiles.push(profile) - 1;
-      profileIndex.set(key, index);
-    }
-    return {
-      name,
-      upstream: [...(catalog.graph.upstream.get(name) ?? [])].filter((u) => members.has(u)).sort(),
-      descendants: descendants(name),
-      profile: index,
       hasTransform: run.hasTransform,
     };
+    const key = JSON.stringify(profile);
+    let p = profileIndex.get(key);
+    if (p === undefined) {
+      p = profiles.push(profile) - 1;
+      profileIndex.set(key, p);
+    }
+    if (group !== 'manual') {
+      const outside = [...(catalog.graph.upstream.get(name) ?? [])].filter((u) => !index.has(u)).sort();
+      if (outside.length > 0) waits.push({ node: i, upstream: outside, timeoutMs: spec.timeouts.upstream });
+    }
+    return [name, upstream[i]!, descendants[i]!, p];
   });
+  const pollSetting = process.env.PIPECTL_UPSTREAM_POLL;
+  const upstreamPollMs = options.upstreamPollMs ?? (pollSetting ? parseDuration(pollSetting) : undefined) ?? 60_000;
   return {
     window,
     kind,
     group,
     nodes,
     profiles,
-    maxParallel: options.maxParallel ?? Number(process.env.PIPECTL_MAX_PARALLEL || 8),
+    ...(waits.length > 0 ? { waits, upstreamPollMs } : {}),
+    maxParallel:
+      options.maxParallel ?? catalog.groups.get(group)?.maxParallel ?? Number(process.env.PIPECTL_MAX_PARALLEL || 8),
     continueAsNewAfter: options.continueAsNewAfter ?? 500,
   };
 }
 
-/** Starts a DAG run; an explicit list of pipelines gets an ID suffix from its names, so different lists never collide. */
+/** How a DAG run is started. */
+export interface StartDagOptions {
+  /** An explicit list of pipelines gets an ID suffix from its names, so different lists never collide. */
+  explicitList?: boolean;
+  /** Use this workflow ID (a restart from failure reuses the failed run's ID). */
+  workflowId?: string;
+}
+
+/** Starts a DAG run; a start for a DAG run that is already running returns the running one. */
 export async function startDagRun(
   client: Client,
   input: DagRunInput,
   taskQueue: string,
-  explicitList: boolean,
+  options: StartDagOptions = {},
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof dagRun>> {
-  const names = input.nodes.map((n) => n.name);
-  const suffix = explicitList ? createHash('sha256').update(names.join(',')).digest('hex').slice(0, 10) : undefined;
+  const names = input.nodes.map((n) => n[0]);
+  const suffix = options.explicitList
+    ? createHash('sha256').update(names.join(',')).digest('hex').slice(0, 10)
+    : undefined;
+  const listed =
+    names.length > 50 ? `${names.slice(0, 50).join(', ')} and ${names.length - 50} more` : names.join(', ');
   return client.workflow.start<typeof dagRun>('dagRun', {
-    workflowId: dagWorkflowId(input.group, input.window, suffix),
+    workflowId: options.workflowId ?? dagWorkflowId(input.group, input.window, suffix),
     taskQueue,
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    typedSearchAttributes: [
-      { key: PIPELINE_NAME, value: names[0] ?? '' },
-      { key: PIPELINE_GROUP, value: input.group },
-      { key: WINDOW_START, value: new Date(input.window.start) },
-      { key: RUN_KIND, value: input.kind },
-    ],
+    typedSearchAttributes: runSearchAttributes(names[0] ?? '', input.group, input.window, input.kind),
     staticSummary: `DAG ${input.group} · ${names.length} pipelines · ${describeWindow(input.window)}`,
-    staticDetails: `Pipelines: ${names.join(', ')}`,
+    staticDetails: `Pipelines: ${listed}`,
   });
 }

@@ -1,7 +1,8 @@
-import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import type { Catalog } from '../catalog/load';
-import type { DagRunState } from '../core/dag-input';
+import { expandDagState, type DagRunInput, type DagRunState } from '../core/dag-input';
+import { groupMembers } from '../core/groups';
+import { awaitDagRun } from './dag-state';
 import type { NodeState } from '../core/dag-plan';
 import { topologicalOrder } from '../core/graph';
 import type { Settings } from '../temporal-config/settings';
@@ -65,19 +66,25 @@ export async function runPipelines(
 ): Promise<number> {
   const s = commandSettings(opts);
   const catalog = catalogFor(s);
-  const unknown = names.filter((n) => !catalog.pipelines.has(n));
+  const group = names.length === 1 ? catalog.groups.get(names[0]!) : undefined;
+  const unknown = names.filter((n) => !catalog.pipelines.has(n) && !(group && n === group.name));
   if (unknown.length > 0) {
+    const groups = [...catalog.groups.keys()].sort();
+    const groupHint = unknown.some((n) => catalog.groups.has(n)) ? '; a group runs alone' : '';
     throw new UserError(
-      `unknown pipeline${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; known: ${[...catalog.pipelines.keys()].sort().join(', ')}`,
+      `unknown pipeline${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}${groupHint}; known: ${[...catalog.pipelines.keys()].sort().join(', ')}${groups.length > 0 ? `; groups: ${groups.join(', ')}` : ''}`,
     );
   }
-  const first = catalog.pipelines.get(names[0]!)!.spec;
-  const timeZone = first.schedule?.timezone ?? 'UTC';
+  const timeZone = group
+    ? group.schedule.timezone
+    : (catalog.pipelines.get(names[0]!)!.spec.schedule?.timezone ?? 'UTC');
   const window = opts.window ? parseWindow(opts.window, timeZone) : previousDay(Date.now(), timeZone);
   const client = await connectClient(s);
-  if (names.length > 1) {
+  if (group || names.length > 1) {
     try {
-      return await runAsDag(client, catalog, names, window, s, opts);
+      const members = group ? groupMembers(group) : names;
+      const input = buildDagInput(catalog, members, window, 'manual', s.taskQueue, group ? { group: group.name } : {});
+      return await runAsDag(client, catalog, input, !group, s, opts);
     } finally {
       await client.connection.close();
     }
@@ -162,6 +169,7 @@ export async function runPipelines(
 
 const STATE_MARK: Record<NodeState, string> = {
   pending: '·',
+  waiting: '⧗',
   running: '…',
   succeeded: '✓',
   failed: '✗',
@@ -177,17 +185,20 @@ const STATE_MARK: Record<NodeState, string> = {
 async function runAsDag(
   client: Client,
   catalog: Catalog,
-  names: string[],
-  window: Window,
+  input: DagRunInput,
+  explicitList: boolean,
   s: Settings,
   opts: { json?: boolean; detach?: boolean },
 ): Promise<number> {
-  const input = buildDagInput(catalog, names, window, 'manual', s.taskQueue);
-  const handle = await startDagRun(client, input, s.taskQueue, true);
+  const { window } = input;
+  const names = input.nodes.map((n) => n[0]);
+  const handle = await startDagRun(client, input, s.taskQueue, { explicitList });
   const dagLink = webUiLink(s.uiPort, s.namespace, handle.workflowId);
   if (!opts.json) {
+    const what =
+      input.group === 'manual' ? `${names.length} pipelines` : `group ${input.group} (${names.length} pipelines)`;
     process.stdout.write(
-      `${style.bold('▶')} DAG run of ${names.length} pipelines · ${describeWindow(window)}  ${style.dim(handle.workflowId)}\n  ${style.dim(dagLink)}\n`,
+      `${style.bold('▶')} DAG run of ${what} · ${describeWindow(window)}  ${style.dim(handle.workflowId)}\n  ${style.dim(dagLink)}\n`,
     );
   }
   if (opts.detach) {
@@ -213,20 +224,13 @@ async function runAsDag(
   const poll = (async () => {
     while (!done) {
       const state = await handle.query(dagStateQuery).catch(() => undefined);
-      if (state) show(state);
+      if (state) show(expandDagState(state));
       await new Promise((r) => setTimeout(r, 300));
     }
   })();
   let final: DagRunState;
   try {
-    final = await handle.result();
-  } catch (err) {
-    const details =
-      err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure
-        ? err.cause.details?.[0]
-        : undefined;
-    if (!details) throw err;
-    final = details as DagRunState;
+    final = await awaitDagRun(handle);
   } finally {
     done = true;
     await poll;

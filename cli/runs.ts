@@ -9,7 +9,7 @@ import {
 import { pipelineWorkflowId, toRunInput, type RunKind, type RunPipelineResult } from '../core/run-input';
 import type { PipelineSpec } from '../core/pipeline-spec';
 import { describeWindow, type Window } from '../core/window';
-import { PIPELINE_GROUP, PIPELINE_NAME, RUN_KIND, WINDOW_START } from '../temporal-config/search-attributes';
+import { runSearchAttributes } from '../temporal-config/search-attributes';
 import type { Settings } from '../temporal-config/settings';
 import type { runPipeline } from '../workflows/run-pipeline';
 import { progressQuery, type RunProgress } from '../workflows/definitions';
@@ -46,12 +46,7 @@ export async function startPipelineRun(
     workflowExecutionTimeout: spec.timeouts.run,
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    typedSearchAttributes: [
-      { key: PIPELINE_NAME, value: spec.name },
-      { key: PIPELINE_GROUP, value: group },
-      { key: WINDOW_START, value: new Date(window.start) },
-      { key: RUN_KIND, value: kind },
-    ],
+    typedSearchAttributes: runSearchAttributes(spec.name, group, window, kind),
     staticSummary: `${spec.name} · ${describeWindow(window)}`,
     staticDetails: [
       spec.description,

@@ -1,5 +1,5 @@
-import type { NodeStatus } from './dag-plan';
-import type { RunKind, StepRetry } from './run-input';
+import { NODE_STATES, type DagNode, type NodeError, type NodeState, type PackedStates } from './dag-plan';
+import { pipelineWorkflowId, type RunKind, type StepRetry } from './run-input';
 import type { Window } from './window';
 
 /** Run options shared by many nodes; a DAG run's input stores each distinct set once. */
@@ -8,48 +8,121 @@ export interface DagProfile {
   timeouts: { extractMs: number; transformMs: number; loadMs: number; heartbeatMs: number };
   runTimeoutMs: number;
   taskQueue: string;
-}
-
-/** One pipeline of a DAG run. */
-export interface DagNodeInput {
-  name: string;
-  /** Upstreams inside this DAG run. */
-  upstream: string[];
-  /** Pipelines transitively downstream inside this DAG run. */
-  descendants: number;
-  /** Index into `DagRunInput.profiles`. */
-  profile: number;
   hasTransform: boolean;
 }
 
-/** Input of the `dagRun` workflow. */
+/** Upstreams outside the DAG run (in another group) that a node waits for, and for how long at most. */
+export interface ExternalWait {
+  /** Node index. */
+  node: number;
+  upstream: string[];
+  timeoutMs: number;
+}
+
+/** Input of the `dagRun` workflow. Nodes are numbered; upstreams are node indices, so large DAGs stay small. */
 export interface DagRunInput {
   window: Window;
   kind: RunKind;
   /** Schedule group, or `manual`. */
   group: string;
-  nodes: DagNodeInput[];
+  nodes: DagNode[];
   profiles: DagProfile[];
+  /** Nodes that wait for upstreams in other groups before they start. */
+  waits?: ExternalWait[];
+  /** Longest interval between two checks of an upstream in another group. */
+  upstreamPollMs?: number;
   /** Most pipeline runs at once. */
   maxParallel: number;
   /** Child runs one workflow run starts before it continues as new, carrying its state (bounds the history). */
   continueAsNewAfter: number;
   /** States carried over from the previous run of this DAG run, or preset (nodes that already succeeded). */
-  states?: Record<string, NodeStatus>;
+  states?: PackedStates;
   /** Paused state carried over. */
   paused?: boolean;
 }
 
-/** What a DAG run reports, while running (query) and at the end. */
+/** Overall state of a DAG run. */
+export type DagRunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** What the `dagRun` workflow reports (query, result, failure details): node states packed. */
+export interface DagRunSnapshot {
+  window: Window;
+  group: string;
+  kind: RunKind;
+  paused: boolean;
+  status: DagRunStatus;
+  names: string[];
+  states: PackedStates;
+}
+
+/** A node's status as people and tools read it. */
+export interface NodeStatus {
+  state: NodeState;
+  /** Child runs started for this node in this DAG run (a retry update adds one). */
+  attempts: number;
+  startedAt?: string;
+  finishedAt?: string;
+  /** The child workflow of the latest attempt. */
+  workflowId?: string;
+  rowsLoaded?: number;
+  /** Type and message of the latest failure. */
+  error?: NodeError;
+}
+
+/** A DAG run's state with every node by name. */
 export interface DagRunState {
   window: Window;
   group: string;
+  kind: RunKind;
   paused: boolean;
-  status: 'running' | 'succeeded' | 'failed' | 'cancelled';
+  status: DagRunStatus;
   nodes: Record<string, NodeStatus>;
+}
+
+/** Unpacks a snapshot into a state with every node by name, times as ISO strings. */
+export function expandDagState(snapshot: DagRunSnapshot): DagRunState {
+  const { epoch, nodes, errors } = snapshot.states;
+  const iso = (t: number) => (t >= 0 ? new Date(epoch + t).toISOString() : undefined);
+  const out: Record<string, NodeStatus> = {};
+  snapshot.names.forEach((name, i) => {
+    const [code, attempts, started, finished, rows] = nodes[i] ?? [0, 0, -1, -1, -1];
+    const status: NodeStatus = { state: NODE_STATES[code] ?? 'pending', attempts };
+    const startedAt = iso(started);
+    const finishedAt = iso(finished);
+    if (startedAt) status.startedAt = startedAt;
+    if (finishedAt) status.finishedAt = finishedAt;
+    if (attempts > 0) status.workflowId = pipelineWorkflowId(name, snapshot.window);
+    if (rows >= 0) status.rowsLoaded = rows;
+    const error = errors[i];
+    if (error) status.error = error;
+    out[name] = status;
+  });
+  return {
+    window: snapshot.window,
+    group: snapshot.group,
+    kind: snapshot.kind,
+    paused: snapshot.paused,
+    status: snapshot.status,
+    nodes: out,
+  };
+}
+
+/**
+ * Preset states for restarting a DAG run from failure: nodes that succeeded or were skipped keep their state; every
+ * other node starts over as pending.
+ */
+export function restartStates(snapshot: DagRunSnapshot): PackedStates {
+  const keep = new Set([NODE_STATES.indexOf('succeeded'), NODE_STATES.indexOf('skipped')]);
+  return {
+    epoch: snapshot.states.epoch,
+    nodes: snapshot.states.nodes.map((n) => (keep.has(n[0]) ? n : [0, 0, -1, -1, -1])),
+    errors: {},
+  };
 }
 
 /** The workflow ID of a DAG run. */
 export function dagWorkflowId(group: string, window: Window, suffix?: string): string {
   return `dag/${group}/${window.start}${suffix ? `/${suffix}` : ''}`;
 }
+
+export type { DagNode, NodeError, NodeState, PackedStates };

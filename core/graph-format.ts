@@ -2,6 +2,7 @@
  * Renderings of the pipeline graph for `pipectl graph`: a text listing, Mermaid, Graphviz dot and JSON.
  * Pure: no I/O, so it can be tested on in-memory graphs and reused by anything that shows the DAG.
  */
+import { countDescendants } from './dag-plan';
 import { topologicalOrder, type PipelineGraph } from './graph';
 import type { ScheduleSpec } from './pipeline-spec';
 
@@ -104,21 +105,10 @@ export function graphLinks(graph: PipelineGraph, pipelines: GraphEntries): Graph
 
 /** How many pipelines are downstream of each pipeline, directly or transitively. */
 export function descendantCounts(graph: PipelineGraph): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const name of graph.nodes) {
-    const seen = new Set<string>();
-    const queue = [name];
-    while (queue.length > 0) {
-      for (const next of graph.downstream.get(queue.pop()!) ?? []) {
-        if (next !== name && !seen.has(next)) {
-          seen.add(next);
-          queue.push(next);
-        }
-      }
-    }
-    counts.set(name, seen.size);
-  }
-  return counts;
+  const index = new Map(graph.nodes.map((n, i) => [n, i]));
+  const upstream = graph.nodes.map((n) => [...(graph.upstream.get(n) ?? [])].map((u) => index.get(u)!));
+  const counts = countDescendants(upstream);
+  return new Map(graph.nodes.map((n, i) => [n, counts[i]!]));
 }
 
 const externals = (graph: PipelineGraph) =>

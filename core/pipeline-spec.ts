@@ -232,6 +232,22 @@ export const ScheduleSpec = z
     start: z.string().optional(),
     /** Last day the schedule may fire. */
     end: z.string().optional(),
+    /**
+     * Name of the group: pipelines with identical schedules share one group (one Temporal Schedule, one DAG run per
+     * firing). Default: a name derived from the schedule, such as `daily-0400-europe-paris`.
+     */
+    group: z
+      .string()
+      .regex(PIPELINE_NAME, 'a group name is lower-case letters, digits, _ and -, starting with a letter')
+      .refine((g) => g !== 'manual', { message: "'manual' is reserved for runs started by hand" })
+      .optional(),
+    /** Most pipeline runs at once in the group's DAG runs (default `PIPECTL_MAX_PARALLEL`, or 8). */
+    maxParallel: z
+      .number()
+      .int()
+      .min(1, 'maxParallel must be at least 1')
+      .max(1000, 'maxParallel is at most 1000')
+      .optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -273,6 +289,11 @@ export const TimeoutSpec = z
     heartbeat: duration('heartbeat').default(60_000),
     /** Longest a whole run may take, retries included. */
     run: duration('run').default(24 * 3_600_000),
+    /**
+     * Longest a DAG run waits for an upstream in another group (another schedule) to succeed for the same window
+     * before this pipeline fails with `UpstreamLate`.
+     */
+    upstream: duration('upstream').default(6 * 3_600_000),
   })
   .strict();
 export type TimeoutSpec = z.infer<typeof TimeoutSpec>;

@@ -1,35 +1,34 @@
 import {
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
   continueAsNew,
   isCancellation,
+  proxyActivities,
   setHandler,
   startChild,
-  allHandlersFinished,
+  TimeoutFailure,
 } from '@temporalio/workflow';
-import type { DagRunInput, DagRunState } from '../core/dag-input';
-import {
-  countStates,
-  derive,
-  orderPlan,
-  readyNodes,
-  type NodeState,
-  type NodeStatus,
-  type PlanNode,
-} from '../core/dag-plan';
+import type { Activities } from '../activities';
+import type { DagRunInput, DagRunSnapshot, DagRunStatus, ExternalWait } from '../core/dag-input';
+import { DagPlan, type NodeError, type NodeState } from '../core/dag-plan';
+import { formatDuration } from '../core/duration';
 import { pipelineWorkflowId, type RunPipelineInput } from '../core/run-input';
 import { describeWindow } from '../core/window';
+import { runSearchAttributes } from '../temporal-config/search-attributes';
 import { dagStateQuery, pauseSignal, resumeSignal, retryNodeUpdate, skipNodeUpdate } from './definitions';
 import { runPipeline } from './run-pipeline';
-import { PIPELINE_GROUP, PIPELINE_NAME, RUN_KIND, WINDOW_START } from '../temporal-config/search-attributes';
+
+/** Error type of a node whose upstream in another group did not succeed for the window in time. */
+export const UPSTREAM_LATE = 'UpstreamLate';
 
 /** The innermost failure's type and message, for a node's status. */
-function failureOf(err: unknown): { type: string; message: string } {
+function failureOf(err: unknown): NodeError {
   let cur: unknown = err;
   let step = '';
-  let last: { type: string; message: string } = { type: 'Error', message: String(err) };
+  let last: NodeError = { type: 'Error', message: String(err) };
   while (cur instanceof Error) {
     if (cur instanceof ActivityFailure && cur.activityType) step = `${cur.activityType}: `;
     const type = cur instanceof ApplicationFailure ? (cur.type ?? 'Error') : cur.name;
@@ -41,31 +40,35 @@ function failureOf(err: unknown): { type: string; message: string } {
 
 /**
  * A DAG run: runs each pipeline as a child `runPipeline` once all its upstreams succeeded (or were skipped), at most
- * `maxParallel` at a time, pipelines with the most descendants first. A failure blocks only its downstream
- * (`upstream_failed`); independent branches go on. It can be paused and resumed, told to retry or skip a node, and
- * queried while it runs. Large DAGs continue as new after `continueAsNewAfter` child runs, carrying their state.
+ * `maxParallel` at a time, pipelines with the most descendants first. A node with upstreams in another group first
+ * waits, durably and at most its timeout, for their successful runs covering the window. A failure blocks only its
+ * downstream (`upstream_failed`); independent branches go on. It can be paused and resumed, told to retry or skip a
+ * node, and queried while it runs. Large DAGs continue as new after `continueAsNewAfter` child runs, carrying their
+ * state packed.
  */
-export async function dagRun(input: DagRunInput): Promise<DagRunState> {
-  const nodes = new Map(input.nodes.map((n) => [n.name, n]));
-  const order: PlanNode[] = orderPlan(input.nodes);
-  const states = new Map<string, NodeStatus>(
-    order.map((n) => [n.name, input.states?.[n.name] ?? { state: 'pending', attempts: 0 }]),
-  );
+export async function dagRun(input: DagRunInput): Promise<DagRunSnapshot> {
+  const plan = new DagPlan(input.nodes, input.states, Date.now());
+  const waits = new Map((input.waits ?? []).map((w) => [w.node, w]));
+  const waited = new Set<number>();
+  const waitScopes = new Map<number, CancellationScope>();
   let paused = input.paused ?? false;
+  let status: DagRunStatus = 'running';
   let dirty = true;
   let started = 0;
-  const running = new Map<string, Promise<void>>();
-  const now = () => new Date().toISOString();
+  const running = new Map<number, Promise<void>>();
+  const waiting = new Map<number, Promise<void>>();
 
-  const snapshot = (status: DagRunState['status']): DagRunState => ({
+  const snapshot = (): DagRunSnapshot => ({
     window: input.window,
     group: input.group,
+    kind: input.kind,
     paused,
     status,
-    nodes: Object.fromEntries(states),
+    names: plan.names as string[],
+    states: plan.pack(),
   });
 
-  setHandler(dagStateQuery, () => snapshot('running'));
+  setHandler(dagStateQuery, snapshot);
   setHandler(pauseSignal, () => {
     paused = true;
     dirty = true;
@@ -75,47 +78,41 @@ export async function dagRun(input: DagRunInput): Promise<DagRunState> {
     dirty = true;
   });
   /** An update on one node: a validator that rejects it in the wrong state, and a handler that re-plans. */
-  const nodeUpdate = (allowed: readonly NodeState[], rule: string, apply: (s: NodeStatus) => void) => ({
+  const nodeUpdate = (allowed: readonly NodeState[], rule: string, apply: (i: number) => void) => ({
     validator: (name: string) => {
-      const s = states.get(name);
-      if (!s) throw new Error(`no node '${name}' in this DAG run`);
-      if (!allowed.includes(s.state)) throw new Error(`node '${name}' is ${s.state}: ${rule}`);
+      const i = plan.index.get(name);
+      if (i === undefined) throw new Error(`no node '${name}' in this DAG run`);
+      const state = plan.state[i]!;
+      if (!allowed.includes(state)) throw new Error(`node '${name}' is ${state}: ${rule}`);
     },
-    handler: (name: string): NodeStatus => {
-      const s = states.get(name)!;
-      apply(s);
-      derive(order, states);
+    handler: (name: string) => {
+      const i = plan.index.get(name)!;
+      apply(i);
+      plan.replan();
       dirty = true;
-      return { ...s };
+      return snapshot();
     },
   });
-  const retry = nodeUpdate(['failed', 'cancelled'], 'only a failed or cancelled node can be retried', (s) => {
-    s.state = 'pending';
-    delete s.error;
-    delete s.finishedAt;
+  const retry = nodeUpdate(['failed', 'cancelled'], 'only a failed or cancelled node can be retried', (i) => {
+    plan.state[i] = 'pending';
+    plan.finishedAt[i] = -1;
+    plan.errors.delete(i);
   });
   setHandler(retryNodeUpdate, retry.handler, { validator: retry.validator });
   const skip = nodeUpdate(
-    ['pending', 'failed', 'upstream_failed', 'cancelled'],
+    ['pending', 'waiting', 'failed', 'upstream_failed', 'cancelled'],
     'only a node that has not succeeded and is not running can be skipped',
-    (s) => {
-      s.state = 'skipped';
-      s.finishedAt = now();
+    (i) => {
+      waitScopes.get(i)?.cancel();
+      plan.finish(i, 'skipped', Date.now());
     },
   );
   setHandler(skipNodeUpdate, skip.handler, { validator: skip.validator });
 
-  async function runNode(name: string): Promise<void> {
-    const node = nodes.get(name)!;
-    const profile = input.profiles[node.profile]!;
-    const s = states.get(name)!;
-    s.state = 'running';
-    s.attempts += 1;
-    s.startedAt = now();
-    delete s.finishedAt;
-    delete s.error;
-    const workflowId = pipelineWorkflowId(name, input.window);
-    s.workflowId = workflowId;
+  async function runNode(i: number): Promise<void> {
+    const name = plan.names[i]!;
+    const profile = input.profiles[input.nodes[i]![3]]!;
+    plan.begin(i, 'running', Date.now());
     const childInput: RunPipelineInput = {
       pipeline: name,
       window: input.window,
@@ -123,77 +120,123 @@ export async function dagRun(input: DagRunInput): Promise<DagRunState> {
       group: input.group,
       retry: profile.retry,
       timeouts: profile.timeouts,
-      hasTransform: node.hasTransform,
+      hasTransform: profile.hasTransform,
     };
     try {
       const child = await startChild(runPipeline, {
-        workflowId,
+        workflowId: pipelineWorkflowId(name, input.window),
         taskQueue: profile.taskQueue,
         args: [childInput],
         workflowExecutionTimeout: profile.runTimeoutMs,
         staticSummary: `${name} · ${describeWindow(input.window)}`,
-        typedSearchAttributes: [
-          { key: PIPELINE_NAME, value: name },
-          { key: PIPELINE_GROUP, value: input.group },
-          { key: WINDOW_START, value: new Date(input.window.start) },
-          { key: RUN_KIND, value: input.kind },
-        ],
+        typedSearchAttributes: runSearchAttributes(name, input.group, input.window, input.kind),
       });
       const result = await child.result();
-      s.state = 'succeeded';
-      s.rowsLoaded = result.rowsLoaded;
+      plan.rowsLoaded[i] = result.rowsLoaded;
+      plan.finish(i, 'succeeded', Date.now());
     } catch (err) {
-      if (isCancellation(err)) s.state = 'cancelled';
+      if (isCancellation(err)) plan.finish(i, 'cancelled', Date.now());
       else {
-        s.state = 'failed';
-        s.error = failureOf(err);
+        plan.errors.set(i, failureOf(err));
+        plan.finish(i, 'failed', Date.now());
       }
     } finally {
-      s.finishedAt = now();
-      running.delete(name);
+      running.delete(i);
+      dirty = true;
+    }
+  }
+
+  /** Waits for a node's upstreams in other groups: one activity whose retries are the polls (no history per poll). */
+  async function waitFor(i: number, w: ExternalWait): Promise<void> {
+    plan.begin(i, 'waiting', Date.now());
+    const poll = input.upstreamPollMs ?? 60_000;
+    const { awaitUpstream } = proxyActivities<Activities>({
+      scheduleToCloseTimeout: w.timeoutMs,
+      startToCloseTimeout: 60_000,
+      retry: { initialInterval: Math.min(1_000, poll), backoffCoefficient: 2, maximumInterval: poll },
+      summary: `wait for ${w.upstream.join(', ')}`,
+    });
+    const scope = new CancellationScope();
+    waitScopes.set(i, scope);
+    try {
+      await scope.run(() => awaitUpstream({ upstream: w.upstream, window: input.window }));
+      waited.add(i);
+      plan.release(i);
+    } catch (err) {
+      if (plan.state[i] === 'skipped') return;
+      if (isCancellation(err)) plan.finish(i, 'cancelled', Date.now());
+      else {
+        const late = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure;
+        plan.errors.set(
+          i,
+          late
+            ? {
+                type: UPSTREAM_LATE,
+                message: `${lateUpstreams(err, w.upstream).join(', ')} had no successful run covering ${describeWindow(input.window)} after waiting ${formatDuration(w.timeoutMs)}`,
+              }
+            : failureOf(err),
+        );
+        plan.finish(i, 'failed', Date.now());
+      }
+    } finally {
+      waitScopes.delete(i);
+      waiting.delete(i);
       dirty = true;
     }
   }
 
   try {
     for (;;) {
-      derive(order, states);
-      if (!paused) {
-        for (const node of readyNodes(order, states)) {
-          if (running.size >= input.maxParallel || started >= input.continueAsNewAfter) break;
+      while (!paused && running.size < input.maxParallel && started < input.continueAsNewAfter) {
+        const i = plan.take();
+        if (i < 0) break;
+        const w = waits.get(i);
+        if (w && !waited.has(i)) waiting.set(i, waitFor(i, w));
+        else {
           started++;
-          running.set(node.name, runNode(node.name));
+          running.set(i, runNode(i));
         }
       }
-      const pending = [...states.values()].some((s) => s.state === 'pending');
-      if (running.size === 0 && !pending) break;
-      if (running.size === 0 && pending && !paused && started >= input.continueAsNewAfter) {
+      const idle = running.size === 0 && waiting.size === 0;
+      if (idle && !plan.hasPending()) break;
+      if (idle && !paused && started >= input.continueAsNewAfter) {
         // Every child has finished: hand the state to a fresh run so the history stays small.
         await condition(allHandlersFinished);
-        await continueAsNew<typeof dagRun>({ ...input, states: Object.fromEntries(states), paused });
+        await continueAsNew<typeof dagRun>({ ...input, states: plan.pack(), paused });
       }
       dirty = false;
       await condition(() => dirty);
     }
   } catch (err) {
     if (!isCancellation(err)) throw err;
-    // Cancelled: the children were asked to cancel too; wait for them, and mark what never started.
-    await CancellationScope.nonCancellable(() => Promise.all(running.values()));
-    for (const s of states.values()) if (s.state === 'pending' || s.state === 'upstream_failed') s.state = 'cancelled';
+    // Cancelled: the children and waits were asked to cancel too; wait for them, and mark what never started.
+    await CancellationScope.nonCancellable(() => Promise.all([...running.values(), ...waiting.values()]));
+    plan.state.forEach((s, i) => {
+      if (s === 'pending' || s === 'upstream_failed') plan.state[i] = 'cancelled';
+    });
+    status = 'cancelled';
     throw err;
   }
 
-  const counts = countStates(states);
+  const counts = plan.counts();
   const failed = counts.failed + counts.upstream_failed + counts.cancelled;
-  const result = snapshot(failed > 0 ? 'failed' : 'succeeded');
+  status = failed > 0 ? 'failed' : 'succeeded';
   if (failed > 0) {
-    const names = [...states].filter(([, s]) => s.state === 'failed').map(([n]) => n);
+    const names = plan.names.filter((_, i) => plan.state[i] === 'failed');
+    const shown = names.length > 10 ? [...names.slice(0, 10), `and ${names.length - 10} more`] : names;
     throw ApplicationFailure.create({
       type: 'DagRunFailed',
       nonRetryable: true,
-      message: `${counts.failed} of ${states.size} pipelines failed (${names.join(', ')}); ${counts.upstream_failed} not run because an upstream failed`,
-      details: [result],
+      message: `${counts.failed} of ${plan.size} pipelines failed (${shown.join(', ')}); ${counts.upstream_failed} not run because an upstream failed`,
+      details: [snapshot()],
     });
   }
-  return result;
+  return snapshot();
+}
+
+/** The upstreams the last check reported missing (its failure details), or all of them. */
+function lateUpstreams(err: ActivityFailure, all: string[]): string[] {
+  const last = err.cause?.cause;
+  const missing = last instanceof ApplicationFailure ? last.details?.[0] : undefined;
+  return Array.isArray(missing) && missing.length > 0 ? (missing as string[]) : all;
 }

@@ -1,6 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { DagRunState } from '../core/dag-input';
-import type { NodeStatus } from '../core/dag-plan';
+import type { DagRunSnapshot } from '../core/dag-input';
 import type { RunPipelineResult } from '../core/run-input';
 
 /** Live progress of a pipeline run: each step's state and row count so far. */
@@ -12,8 +11,8 @@ export type RunProgress = Pick<RunPipelineResult, 'pipeline' | 'window' | 'steps
 /** Returns a pipeline run's progress while it runs. */
 export const progressQuery = defineQuery<RunProgress>('progress');
 
-/** A DAG run's state: every node's state, attempts, start and end. */
-export const dagStateQuery = defineQuery<DagRunState>('dagState');
+/** A DAG run's state: every node's state, attempts, start and end (packed; `expandDagState` unpacks it). */
+export const dagStateQuery = defineQuery<DagRunSnapshot>('dagState');
 
 /** Stops a DAG run from starting new pipelines; running ones finish. */
 export const pauseSignal = defineSignal('pause');
@@ -21,8 +20,8 @@ export const pauseSignal = defineSignal('pause');
 /** Lets a paused DAG run start pipelines again. */
 export const resumeSignal = defineSignal('resume');
 
-/** Runs a failed node again inside the same DAG run, and then its downstream. Returns the node's new status. */
-export const retryNodeUpdate = defineUpdate<NodeStatus, [string]>('retryNode');
+/** Runs a failed node again inside the same DAG run, and then its downstream. Returns the DAG run's state after it. */
+export const retryNodeUpdate = defineUpdate<DagRunSnapshot, [string]>('retryNode');
 
 /** Marks a node skipped: it does not run, and its downstream runs as if it had succeeded. */
-export const skipNodeUpdate = defineUpdate<NodeStatus, [string]>('skipNode');
+export const skipNodeUpdate = defineUpdate<DagRunSnapshot, [string]>('skipNode');

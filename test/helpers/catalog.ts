@@ -1,4 +1,5 @@
 import { buildGraph } from '../../core/graph';
+import { buildGroups } from '../../core/groups';
 import { PipelineSpec, type PipelineDefinition } from '../../core/pipeline-spec';
 import type { Catalog } from '../../catalog/load';
 
@@ -9,5 +10,8 @@ export function catalogOf(defs: PipelineDefinition[]): Catalog {
     const spec = PipelineSpec.parse({ ...def });
     pipelines.set(spec.name, { spec, file: '<test>' });
   }
-  return { dir: '<test>', pipelines, graph: buildGraph([...pipelines.values()].map((e) => e.spec)) };
+  const graph = buildGraph([...pipelines.values()].map((e) => e.spec));
+  const { groups, issues } = buildGroups(pipelines, graph);
+  if (issues.length > 0) throw new Error(issues.map((i) => `${i.pipeline}: ${i.field}: ${i.message}`).join('\n'));
+  return { dir: '<test>', pipelines, graph, groups };
 }

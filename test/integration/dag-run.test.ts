@@ -1,7 +1,8 @@
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { buildDagInput, startDagRun } from '../../cli/dag';
-import type { DagRunState } from '../../core/dag-input';
+import { expandDagState, type DagRunState } from '../../core/dag-input';
+import { awaitDagRun, failedSnapshot } from '../../cli/dag-state';
 import type { NodeState } from '../../core/dag-plan';
 import { parseWindow } from '../../core/window';
 import { definePipeline, type PipelineDefinition } from '../../index';
@@ -91,8 +92,8 @@ afterAll(async () => {
 
 async function start(names: string[], maxParallel = 8) {
   const window = parseWindow(`2026-10-${String(windowDay++).padStart(2, '0')}`);
-  const input = buildDagInput(catalog, names, window, 'manual', queue, 'manual', { maxParallel });
-  return startDagRun(client, input, queue, true);
+  const input = buildDagInput(catalog, names, window, 'manual', queue, { maxParallel });
+  return startDagRun(client, input, queue, { explicitList: true });
 }
 
 async function failedState(handle: WorkflowHandle<typeof dagRun>): Promise<DagRunState> {
@@ -101,16 +102,16 @@ async function failedState(handle: WorkflowHandle<typeof dagRun>): Promise<DagRu
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(WorkflowFailedError);
-  const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
-  expect(cause.type).toBe('DagRunFailed');
-  return cause.details![0] as DagRunState;
+  const snapshot = failedSnapshot(err);
+  expect(snapshot).toBeDefined();
+  return expandDagState(snapshot!);
 }
 
 const states = (s: DagRunState) => Object.fromEntries(Object.entries(s.nodes).map(([n, v]) => [n, v.state]));
 
 async function until(handle: WorkflowHandle<typeof dagRun>, what: (s: DagRunState) => boolean): Promise<DagRunState> {
   for (let i = 0; i < 300; i++) {
-    const s = await handle.query(dagStateQuery).catch(() => undefined);
+    const s = await handle.query(dagStateQuery).then(expandDagState, () => undefined);
     if (s && what(s)) return s;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -126,7 +127,7 @@ async function continuedAs(workflowId: string, runId: string): Promise<string | 
 const order = (names: string[]) => journal.filter((l) => names.some((n) => l.endsWith(` ${n}`)));
 
 test('a diamond runs each pipeline once its upstreams succeeded', async () => {
-  const result = await (await start(['da', 'db', 'dc', 'dd'])).result();
+  const result = await awaitDagRun(await start(['da', 'db', 'dc', 'dd']));
   expect(states(result)).toEqual({ da: 'succeeded', db: 'succeeded', dc: 'succeeded', dd: 'succeeded' });
   const lines = order(['da', 'db', 'dc', 'dd']);
   expect(lines.indexOf('end da')).toBeLessThan(lines.indexOf('start db'));
@@ -152,7 +153,7 @@ test('fan-out then fan-in: the five middle pipelines run in parallel, the sink a
       inFlight--;
     });
   }
-  const result = await (await start(['fsrc', 'f1', 'f2', 'f3', 'f4', 'f5', 'fsink'])).result();
+  const result = await awaitDagRun(await start(['fsrc', 'f1', 'f2', 'f3', 'f4', 'f5', 'fsink']));
   expect(peak).toBe(5);
   expect(Object.values(result.nodes).every((n) => n.state === 'succeeded')).toBe(true);
   const lines = order(['f1', 'f2', 'f3', 'f4', 'f5', 'fsink']);
@@ -177,7 +178,7 @@ test('a failure blocks only its downstream; the independent branch finishes', as
 });
 
 test('with maxParallel 1, ready pipelines start in order of their descendant counts', async () => {
-  await (await start(['pa', 'pb', 'pb1', 'pb2', 'pc', 'pc1'], 1)).result();
+  await awaitDagRun(await start(['pa', 'pb', 'pb1', 'pb2', 'pc', 'pc1'], 1));
   const starts = order(['pa', 'pb', 'pb1', 'pb2', 'pc', 'pc1']).filter((l) => l.startsWith('start'));
   // pb has 2 descendants, pc 1, pa 0; then pb1 and pc (1 each) tie and go by name; then pa, pb2, pc1 (0 each).
   expect(starts).toEqual(['start pb', 'start pb1', 'start pc', 'start pa', 'start pb2', 'start pc1']);
@@ -193,9 +194,9 @@ test('pause stops new starts while the running pipeline finishes; resume goes on
   const paused = await until(handle, (s) => s.nodes.cslow!.state === 'succeeded');
   expect(paused.paused).toBe(true);
   await new Promise((r) => setTimeout(r, 1500));
-  expect((await handle.query(dagStateQuery)).nodes.cnext!.state).toBe('pending');
+  expect(expandDagState(await handle.query(dagStateQuery)).nodes.cnext!.state).toBe('pending');
   await handle.signal(resumeSignal);
-  const result = await handle.result();
+  const result = await awaitDagRun(handle);
   expect(states(result)).toEqual({ cslow: 'succeeded', cnext: 'succeeded' });
 });
 
@@ -213,10 +214,10 @@ test('a retry-node update runs a failed node and its downstream again inside the
   });
   fixed = true;
   const after = await handle.executeUpdate(retryNodeUpdate, { args: ['cflaky'] });
-  expect(after.state).toBe('pending');
+  expect(expandDagState(after).nodes.cflaky!.state).toBe('pending');
   await until(handle, (s) => s.nodes.cflaky_down!.state === 'succeeded');
   gates.get('hold')!.open();
-  const result = await handle.result();
+  const result = await awaitDagRun(handle);
   expect(states(result)).toEqual({ cflaky: 'succeeded', cflaky_down: 'succeeded', chold: 'succeeded' });
   expect(result.nodes.cflaky!.attempts).toBe(2);
 });
@@ -230,10 +231,10 @@ test('a skip-node update skips a node and lets its downstream run', async () => 
   const handle = await start(['cskip', 'cskip_down', 'chold']);
   await until(handle, (s) => s.nodes.cskip!.state === 'failed');
   const skipped = await handle.executeUpdate(skipNodeUpdate, { args: ['cskip'] });
-  expect(skipped.state).toBe('skipped');
+  expect(expandDagState(skipped).nodes.cskip!.state).toBe('skipped');
   await until(handle, (s) => s.nodes.cskip_down!.state === 'succeeded');
   gates.get('hold2')!.open();
-  const result = await handle.result();
+  const result = await awaitDagRun(handle);
   const expected: Record<string, NodeState> = { cskip: 'skipped', cskip_down: 'succeeded', chold: 'succeeded' };
   expect(states(result)).toEqual(expected);
 });
@@ -246,14 +247,10 @@ test('a large DAG continues as new at a low threshold, carrying its state, and c
     window,
     'manual',
     queue,
-    'manual',
-    {
-      maxParallel: 2,
-      continueAsNewAfter: 3,
-    },
+    { maxParallel: 2, continueAsNewAfter: 3 },
   );
-  const handle = await startDagRun(client, input, queue, true);
-  const result = await handle.result();
+  const handle = await startDagRun(client, input, queue, { explicitList: true });
+  const result = await awaitDagRun(handle);
   expect(Object.values(result.nodes).every((n) => n.state === 'succeeded' && n.attempts === 1)).toBe(true);
   // Four workflow runs, 3 + 3 + 3 + 1 children: follow the chain of continue-as-new from the first run.
   let runId: string | undefined = handle.firstExecutionRunId;
