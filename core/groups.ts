@@ -36,7 +36,10 @@ export function scheduleKey(schedule: ScheduleSpec): string {
 
 /** The default name of a schedule's group: its fields in a slug, e.g. `daily-0400-europe-paris`. */
 export function defaultGroupName(schedule: ScheduleSpec): string {
-  const parts: string[] = [schedule.cron !== undefined ? `cron ${schedule.cron}` : (schedule.every ?? '')];
+  const every = schedule.every ?? '';
+  const parts: string[] = [
+    schedule.cron !== undefined ? `cron ${schedule.cron}` : /^\d/.test(every) ? `every ${every}` : every,
+  ];
   if (schedule.at) parts.push(schedule.at);
   if (schedule.hours?.length) parts.push(`h${schedule.hours.join('.')}`);
   if (schedule.weekdays?.length) parts.push(`d${schedule.weekdays.join('.')}`);

@@ -192,6 +192,29 @@ const cases: Case[] = [
     ],
   },
   {
+    folder: 'group-two-schedules',
+    issues: [
+      {
+        file: fileOf('group-two-schedules', 'late.ts'),
+        pipeline: 'late',
+        field: 'schedule.group',
+        message: "group 'nightly' has another schedule in 'early': pipelines of one group share one schedule",
+      },
+    ],
+  },
+  {
+    folder: 'unscheduled-two-groups',
+    issues: [
+      {
+        file: fileOf('unscheduled-two-groups', 'pipelines.ts'),
+        pipeline: 'report',
+        field: 'schedule',
+        message:
+          'no schedule, and its upstreams run in several groups (daily-0200-utc, hourly-utc): give it a schedule of its own, and it waits for them',
+      },
+    ],
+  },
+  {
     folder: 'bad-timezone',
     issues: [
       {
