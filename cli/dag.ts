@@ -3,11 +3,11 @@ import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/
 import type { Catalog } from '../catalog/load';
 import { dagWorkflowId, type DagProfile, type DagRunInput, type ExternalWait } from '../core/dag-input';
 import { countDescendants, type DagNode } from '../core/dag-plan';
-import { parseDuration } from '../core/duration';
 import { groupMembers } from '../core/groups';
 import { toRunInput, type RunKind } from '../core/run-input';
 import { describeWindow, type Window } from '../core/window';
 import { runSearchAttributes } from '../temporal-config/search-attributes';
+import { settings } from '../temporal-config/settings';
 import type { dagRun } from '../workflows/dag-run';
 
 /** Options of a DAG run a caller may set. */
@@ -77,8 +77,7 @@ export function buildDagInput(
     }
     return [name, upstream[i]!, descendants[i]!, p];
   });
-  const pollSetting = process.env.PIPECTL_UPSTREAM_POLL;
-  const upstreamPollMs = options.upstreamPollMs ?? (pollSetting ? parseDuration(pollSetting) : undefined) ?? 60_000;
+  const upstreamPollMs = options.upstreamPollMs ?? settings().upstreamPollMs;
   return {
     window,
     kind,
@@ -86,8 +85,7 @@ export function buildDagInput(
     nodes,
     profiles,
     ...(waits.length > 0 ? { waits, upstreamPollMs } : {}),
-    maxParallel:
-      options.maxParallel ?? catalog.groups.get(group)?.maxParallel ?? Number(process.env.PIPECTL_MAX_PARALLEL || 8),
+    maxParallel: options.maxParallel ?? catalog.groups.get(group)?.maxParallel ?? settings().maxParallel,
     continueAsNewAfter: options.continueAsNewAfter ?? 500,
   };
 }

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { parseDuration } from '../core/duration';
 
 /** pipectl's settings, read once from the environment at start-up. */
 export const Settings = z.object({
@@ -28,6 +29,21 @@ export const Settings = z.object({
   filesDir: z.string().min(1),
   /** `PIPECTL_STAGING_CONNECTION`: the named connection that holds staged data. */
   stagingConnection: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'a connection name'),
+  /** `PIPECTL_MAX_PARALLEL`: most pipeline runs at once in a DAG run, unless its group sets `maxParallel`. */
+  maxParallel: z.coerce
+    .number()
+    .int('a whole number')
+    .min(1, 'at least 1')
+    .max(1000, 'at most 1000 (Temporal limits pending child workflows)'),
+  /** `PIPECTL_UPSTREAM_POLL`: longest interval between checks of an upstream in another group. */
+  upstreamPollMs: z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined || ms < 1000) {
+      ctx.addIssue({ code: 'custom', message: "a duration of at least 1s, e.g. '30s' or '1 minute'" });
+      return z.NEVER;
+    }
+    return ms;
+  }),
 });
 export type Settings = z.infer<typeof Settings>;
 
@@ -42,6 +58,8 @@ const ENV_NAMES: Record<keyof Settings, string> = {
   inlineLimitBytes: 'PIPECTL_INLINE_LIMIT_BYTES',
   stagingConnection: 'PIPECTL_STAGING_CONNECTION',
   filesDir: 'PIPECTL_FILES_DIR',
+  maxParallel: 'PIPECTL_MAX_PARALLEL',
+  upstreamPollMs: 'PIPECTL_UPSTREAM_POLL',
 };
 
 /** A setting could not be read; the message names the environment variable. */
@@ -63,6 +81,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     inlineLimitBytes: env.PIPECTL_INLINE_LIMIT_BYTES || String(256 * 1024),
     stagingConnection: env.PIPECTL_STAGING_CONNECTION || 'pipectl',
     filesDir: resolve(env.PIPECTL_FILES_DIR || '.'),
+    maxParallel: env.PIPECTL_MAX_PARALLEL || '8',
+    upstreamPollMs: env.PIPECTL_UPSTREAM_POLL || '1 minute',
   };
   const parsed = Settings.safeParse(raw);
   if (!parsed.success) {
