@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Pool } from 'pg';
 import { parseDuration } from './duration';
 import { CONNECTION_NAME, DATASET_NAME, PIPELINE_NAME, SQL_IDENTIFIER, TABLE_NAME } from './identifiers';
+import { resolveSchedule, ScheduleError } from './schedule';
 import { isValidTimeZone } from './time';
 import type { Window } from './window';
 
@@ -193,6 +194,7 @@ function stepOrFunction<S extends z.ZodType, F>(schema: S, kinds: string, exampl
   });
 }
 
+const EVERY = /^(hourly|daily|weekly|monthly|quarterly|yearly|[1-9]\d*\s*(minutes?|hours?|days?|weeks?|months?))$/;
 const HOURS = z.array(z.number().int().min(0, 'hours run from 0 to 23').max(23, 'hours run from 0 to 23'));
 
 /** When a pipeline runs. Stored with the definition; `pipectl sync` turns it into a Temporal Schedule. */
@@ -202,7 +204,7 @@ export const ScheduleSpec = z
     every: z
       .string()
       .regex(
-        /^(hourly|daily|weekly|monthly|quarterly|yearly|[1-9]\d*\s*(minutes?|hours?|days?|weeks?|months?))$/,
+        EVERY,
         "every is 'N minutes|hours|days|weeks|months' with N ≥ 1, or hourly, daily, weekly, monthly, quarterly, yearly",
       )
       .optional(),
@@ -241,6 +243,16 @@ export const ScheduleSpec = z
       .regex(PIPELINE_NAME, 'a group name is lower-case letters, digits, _ and -, starting with a letter')
       .refine((g) => g !== 'manual', { message: "'manual' is reserved for runs started by hand" })
       .optional(),
+    /** Random delay of each firing, up to this long (spreads load when many schedules fire at once). */
+    jitter: duration('jitter').optional(),
+    /** What happens when a firing comes while the previous run is still going. */
+    overlap: z
+      .enum(['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all'])
+      .default('skip'),
+    /** After the server was down, firings missed within this long are still run. Default 1 minute (Temporal's). */
+    catchupWindow: duration('catchupWindow').optional(),
+    /** Pause the schedule when a run fails, until someone resumes it. */
+    pauseOnFailure: z.boolean().default(false),
     /** Most pipeline runs at once in the group's DAG runs (default `PIPECTL_MAX_PARALLEL`, or 8). */
     maxParallel: z
       .number()
@@ -255,6 +267,20 @@ export const ScheduleSpec = z
     if (s.every && s.cron) ctx.addIssue({ code: 'custom', path: ['cron'], message: 'give every or cron, not both' });
     if (s.start && s.end && Date.parse(s.end) <= Date.parse(s.start)) {
       ctx.addIssue({ code: 'custom', path: ['end'], message: 'end must be after start' });
+      return;
+    }
+    // The parts must each be valid before they can be resolved together.
+    if ((!s.every && !s.cron) || (s.every && s.cron) || !isValidTimeZone(s.timezone)) return;
+    if (s.every && !EVERY.test(s.every)) return;
+    if (s.cron && s.cron.trim().split(/\s+/).length !== 5) return;
+    const within = (values: number[] | undefined, min: number, max: number) =>
+      (values ?? []).every((v) => Number.isInteger(v) && v >= min && v <= max);
+    if (!within(s.hours, 0, 23) || !within(s.weekdays, 0, 6) || !within(s.months, 1, 12)) return;
+    try {
+      resolveSchedule(s);
+    } catch (err) {
+      if (!(err instanceof ScheduleError)) throw err;
+      ctx.addIssue({ code: 'custom', path: [err.field], message: err.message });
     }
   });
 export type ScheduleSpec = z.infer<typeof ScheduleSpec>;

@@ -114,7 +114,7 @@ describe('pipectl graph', () => {
     expect(json.pipelines[0]).toEqual({
       name: 'ingest-orders',
       file: join(fixture('lineage'), 'ingest.ts'),
-      schedule: { every: '1 hour', at: ':15', timezone: 'Europe/Paris' },
+      schedule: { every: '1 hour', at: ':15', timezone: 'Europe/Paris', overlap: 'skip', pauseOnFailure: false },
       inputs: ['raw.orders'],
       outputs: ['staging.orders'],
       dependsOn: [],

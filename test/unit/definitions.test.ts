@@ -385,7 +385,13 @@ describe('readCatalog on valid definitions', () => {
     const orders = catalog.pipelines.get('orders_daily')!.spec;
     expect(orders.retry).toMatchObject({ maximumAttempts: 5, initialInterval: 2_000, backoffCoefficient: 2 });
     expect(orders.timeouts).toMatchObject({ step: 600_000, heartbeat: 30_000 });
-    expect(orders.schedule).toEqual({ every: '1 day', at: '04:00', timezone: 'Europe/Paris' });
+    expect(orders.schedule).toEqual({
+      every: '1 day',
+      at: '04:00',
+      timezone: 'Europe/Paris',
+      overlap: 'skip',
+      pauseOnFailure: false,
+    });
     expect(typeof orders.transform).toBe('function');
   });
 

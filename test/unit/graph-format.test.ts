@@ -339,7 +339,7 @@ describe('toJson', () => {
     expect(json.pipelines[0]).toEqual({
       name: 'orders',
       file: 'pipelines/orders.ts',
-      schedule: { every: '1 day', at: '04:00', timezone: 'Europe/Paris' },
+      schedule: { every: '1 day', at: '04:00', timezone: 'Europe/Paris', overlap: 'skip', pauseOnFailure: false },
       inputs: ['raw.orders'],
       outputs: ['staging.orders'],
       dependsOn: [],

@@ -19,7 +19,7 @@ describe('PipelineSpec defaults', () => {
       outputs: [],
       dependsOn: [],
       retry: { maximumAttempts: 3, initialInterval: 5_000, backoffCoefficient: 2, nonRetryableErrorTypes: [] },
-      timeouts: { step: 30 * 60_000, heartbeat: 60_000, run: 24 * 3_600_000 },
+      timeouts: { step: 30 * 60_000, heartbeat: 60_000, run: 24 * 3_600_000, upstream: 6 * 3_600_000 },
       tags: [],
       extract: { kind: 'file.read', format: 'csv', path: 'data/orders.csv', delimiter: ',' },
       load: { kind: 'file.write', format: 'csv', path: 'out/orders.csv', delimiter: ',' },
@@ -39,13 +39,21 @@ describe('PipelineSpec defaults', () => {
       maximumInterval: 60_000,
       nonRetryableErrorTypes: [],
     });
-    expect(spec.timeouts).toEqual({ step: 600_000, load: 90_000, heartbeat: 60_000, run: 5_400_000 });
+    expect(spec.timeouts).toEqual({
+      step: 600_000,
+      load: 90_000,
+      heartbeat: 60_000,
+      run: 5_400_000,
+      upstream: 21_600_000,
+    });
   });
 
   it('defaults the schedule time zone to UTC', () => {
     expect(PipelineSpec.parse({ ...base, schedule: { every: 'daily' } }).schedule).toEqual({
       every: 'daily',
       timezone: 'UTC',
+      overlap: 'skip',
+      pauseOnFailure: false,
     });
   });
 
