@@ -1,5 +1,6 @@
 import { NODE_STATES, type DagNode, type NodeError, type NodeState, type PackedStates } from './dag-plan';
 import { pipelineWorkflowId, type RunKind, type StepRetry } from './run-input';
+import type { ResolvedSchedule } from './schedule';
 import type { Window } from './window';
 
 /** Run options shared by many nodes; a DAG run's input stores each distinct set once. */
@@ -40,6 +41,12 @@ export interface DagRunInput {
   /** Paused state carried over. */
   paused?: boolean;
 }
+
+/**
+ * Input of a DAG run a Temporal Schedule starts: everything but the window, which the run works out from its scheduled
+ * time (the window ends at the firing and starts at the previous one).
+ */
+export type ScheduledDagRunInput = Omit<DagRunInput, 'window'> & { window?: undefined; firing: ResolvedSchedule };
 
 /** Overall state of a DAG run. */
 export type DagRunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';

@@ -11,6 +11,12 @@ export const WINDOW_END = defineSearchAttributeKey('WindowEnd', SearchAttributeT
 /** How the run was started: `scheduled`, `manual`, `backfill` or `retry`. */
 export const RUN_KIND = defineSearchAttributeKey('RunKind', SearchAttributeType.KEYWORD);
 
+/** Set by Temporal on workflows a Schedule starts: the time the firing was scheduled for. */
+export const TEMPORAL_SCHEDULED_START_TIME = defineSearchAttributeKey(
+  'TemporalScheduledStartTime',
+  SearchAttributeType.DATETIME,
+);
+
 /** Every search attribute pipectl registers, by name, with its type as the dev server's flag spells it. */
 export const SEARCH_ATTRIBUTES: ReadonlyArray<{
   name: string;

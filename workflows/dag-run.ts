@@ -10,14 +10,22 @@ import {
   setHandler,
   startChild,
   TimeoutFailure,
+  upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { DagRunInput, DagRunSnapshot, DagRunStatus, ExternalWait } from '../core/dag-input';
+import type { DagRunInput, DagRunSnapshot, DagRunStatus, ExternalWait, ScheduledDagRunInput } from '../core/dag-input';
+import { windowEndingAt } from '../core/schedule';
 import { DagPlan, type NodeError, type NodeState } from '../core/dag-plan';
 import { formatDuration } from '../core/duration';
 import { pipelineWorkflowId, type RunPipelineInput } from '../core/run-input';
 import { describeWindow } from '../core/window';
-import { runSearchAttributes } from '../temporal-config/search-attributes';
+import {
+  runSearchAttributes,
+  TEMPORAL_SCHEDULED_START_TIME,
+  WINDOW_END,
+  WINDOW_START,
+} from '../temporal-config/search-attributes';
 import { dagStateQuery, pauseSignal, resumeSignal, retryNodeUpdate, skipNodeUpdate } from './definitions';
 import { runPipeline } from './run-pipeline';
 
@@ -46,7 +54,8 @@ function failureOf(err: unknown): NodeError {
  * node, and queried while it runs. Large DAGs continue as new after `continueAsNewAfter` child runs, carrying their
  * state packed.
  */
-export async function dagRun(input: DagRunInput): Promise<DagRunSnapshot> {
+export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise<DagRunSnapshot> {
+  const input = start.window ? start : scheduledInput(start);
   const plan = new DagPlan(input.nodes, input.states, Date.now());
   const waits = new Map((input.waits ?? []).map((w) => [w.node, w]));
   const waited = new Set<number>();
@@ -232,6 +241,23 @@ export async function dagRun(input: DagRunInput): Promise<DagRunSnapshot> {
     });
   }
   return snapshot();
+}
+
+/**
+ * A DAG run started by a Temporal Schedule: its window ends at the scheduled time and starts at the previous firing.
+ * The window is recorded in the run's search attributes, so the Web UI can filter scheduled runs by window.
+ */
+function scheduledInput(start: ScheduledDagRunInput): DagRunInput {
+  const info = workflowInfo();
+  const scheduledAt =
+    info.typedSearchAttributes.get(TEMPORAL_SCHEDULED_START_TIME)?.getTime() ?? info.runStartTime.getTime();
+  const { firing, ...rest } = start;
+  const window = windowEndingAt(firing, scheduledAt);
+  upsertSearchAttributes([
+    { key: WINDOW_START, value: new Date(window.start) },
+    { key: WINDOW_END, value: new Date(window.end) },
+  ]);
+  return { ...rest, window };
 }
 
 /** The upstreams the last check reported missing (its failure details), or all of them. */
