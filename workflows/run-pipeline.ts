@@ -1,4 +1,11 @@
-import { log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  log,
+  patched,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RunPipelineInput, RunPipelineResult, StepData, StepProgress } from '../core/run-input';
 import { progressQuery } from './definitions';
@@ -13,8 +20,20 @@ function proxies(input: RunPipelineInput) {
     ...(input.retry.maximumIntervalMs !== undefined ? { maximumInterval: input.retry.maximumIntervalMs } : {}),
     nonRetryableErrorTypes: input.retry.nonRetryableErrorTypes,
   };
+  // A cancelled run closes only once its running step has stopped (the step learns of the cancellation from its
+  // heartbeats), so no step writes after the run reports cancelled. Without the option the SDK uses TRY_CANCEL (its
+  // docs say otherwise: temporalio/sdk-typescript#2442) and the run closed at once; runs started so keep it on replay.
+  const cancellationType = patched('steps-wait-for-cancellation')
+    ? ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+    : ActivityCancellationType.TRY_CANCEL;
   const step = (startToCloseTimeout: number, summary: string) =>
-    proxyActivities<Activities>({ startToCloseTimeout, heartbeatTimeout: input.timeouts.heartbeatMs, retry, summary });
+    proxyActivities<Activities>({
+      startToCloseTimeout,
+      heartbeatTimeout: input.timeouts.heartbeatMs,
+      retry,
+      summary,
+      cancellationType,
+    });
   return {
     extract: step(input.timeouts.extractMs, `extract · ${input.pipeline}`),
     transform: step(input.timeouts.transformMs, `transform · ${input.pipeline}`),
