@@ -3,6 +3,7 @@ import { registerDev } from './commands/dev';
 import { registerGraph } from './commands/graph';
 import { registerRun } from './commands/run';
 import { registerServer } from './commands/server';
+import { registerSync } from './commands/sync';
 import { registerValidate } from './commands/validate';
 import { registerWorker } from './commands/worker';
 import { reportError } from './report-error';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerRun(program);
   registerGraph(program);
+  registerSync(program);
   registerWorker(program);
   registerServer(program);
   return program;

@@ -1,0 +1,208 @@
+import {
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  type Client,
+  type ScheduleDescription,
+} from '@temporalio/client';
+import type { Catalog } from '../catalog/load';
+import type { ScheduledDagRunInput } from '../core/dag-input';
+import { describeSchedule } from '../core/graph-format';
+import { groupMembers } from '../core/groups';
+import { resolveSchedule } from '../core/schedule';
+import {
+  desiredSchedule,
+  isOwnedSchedule,
+  ownedGroup,
+  storedMemo,
+  type DesiredSchedule,
+} from '../temporal-config/schedules';
+import { buildDagInput } from './dag';
+
+/** What `pipectl sync` does with one Schedule. `keep`: owned but no longer defined, left alone without `--prune`. */
+export type SyncAction = 'create' | 'update' | 'unchanged' | 'delete' | 'keep' | 'foreign';
+
+/** Which parts of a Schedule an update changes. */
+export type SyncChange = 'schedule' | 'pipelines' | 'policies';
+
+/** One line of the plan. */
+export interface PlanEntry {
+  group: string;
+  scheduleId: string;
+  action: SyncAction;
+  /** For `update`: what changes. */
+  changes?: SyncChange[];
+  /** The schedule in words and the pipelines each firing runs (for defined groups). */
+  schedule?: string;
+  pipelines?: string[];
+  /** Whether the existing Schedule is paused (kept paused by an update). */
+  paused?: boolean;
+}
+
+/** What applying one plan entry did. */
+export interface SyncResult {
+  scheduleId: string;
+  action: SyncAction;
+  /** `done`, or `unchanged` when a concurrent sync had already made it so. */
+  outcome: 'done' | 'unchanged' | 'skipped';
+}
+
+/** A plan with the desired options of each defined group, for applying. */
+export interface SyncPlan {
+  entries: PlanEntry[];
+  desired: Map<string, DesiredSchedule>;
+}
+
+/** A fixed window: the scheduled input carries no window, so any window gives the same input. */
+const ANY_WINDOW = { start: '1970-01-01T00:00:00.000Z', end: '1970-01-02T00:00:00.000Z' };
+
+/** The desired Temporal Schedule of every group of the catalog. */
+export function desiredSchedules(catalog: Catalog, taskQueue: string): Map<string, DesiredSchedule> {
+  const out = new Map<string, DesiredSchedule>();
+  for (const name of [...catalog.groups.keys()].sort()) {
+    const group = catalog.groups.get(name)!;
+    const withWindow = buildDagInput(catalog, groupMembers(group), ANY_WINDOW, 'scheduled', taskQueue, { group: name });
+    const resolved = resolveSchedule(group.schedule);
+    const input: ScheduledDagRunInput = { ...withWindow, window: undefined, firing: resolved };
+    delete input.window;
+    out.set(name, desiredSchedule(name, group.schedule, resolved, input, taskQueue));
+  }
+  return out;
+}
+
+/** The parts whose hashes differ between what pipectl last applied and what the code wants now. */
+function changesOf(current: ScheduleDescription, desired: DesiredSchedule): SyncChange[] | 'same' {
+  const stored = storedMemo(current.action.memo);
+  if (stored?.hash === desired.hash) return 'same';
+  if (!stored) return ['schedule', 'pipelines', 'policies'];
+  return (['schedule', 'pipelines', 'policies'] as const).filter((p) => stored.parts[p] !== desired.parts[p]);
+}
+
+async function describeOrUndefined(client: Client, scheduleId: string): Promise<ScheduleDescription | undefined> {
+  try {
+    return await client.schedule.getHandle(scheduleId).describe();
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Compares the Schedules on the server with the catalog's groups. Each defined group's Schedule is described by ID
+ * (strongly consistent); owned Schedules of groups no longer defined are found by listing (visibility).
+ */
+export async function planSync(
+  client: Client,
+  catalog: Catalog,
+  taskQueue: string,
+  options: { prune: boolean },
+): Promise<SyncPlan> {
+  const desired = desiredSchedules(catalog, taskQueue);
+  const entries: PlanEntry[] = [];
+  for (const [group, want] of desired) {
+    const g = catalog.groups.get(group)!;
+    const base = {
+      group,
+      scheduleId: want.scheduleId,
+      schedule: describeSchedule(g.schedule),
+      pipelines: groupMembers(g),
+    };
+    const current = await describeOrUndefined(client, want.scheduleId);
+    if (!current) {
+      entries.push({ ...base, action: 'create' });
+    } else if (!isOwnedSchedule({ scheduleId: want.scheduleId, memo: current.memo })) {
+      entries.push({ ...base, action: 'foreign', paused: current.state.paused });
+    } else {
+      const changes = changesOf(current, want);
+      entries.push(
+        changes === 'same'
+          ? { ...base, action: 'unchanged', paused: current.state.paused }
+          : { ...base, action: 'update', changes, paused: current.state.paused },
+      );
+    }
+  }
+  for await (const summary of client.schedule.list()) {
+    if (!isOwnedSchedule(summary)) continue;
+    const group = ownedGroup(summary);
+    if (desired.has(group)) continue;
+    entries.push({ group, scheduleId: summary.scheduleId, action: options.prune ? 'delete' : 'keep' });
+  }
+  return { entries, desired };
+}
+
+/** Sends the desired options as an update, keeping the Schedule's paused state and note. */
+async function update(client: Client, want: DesiredSchedule): Promise<'done' | 'unchanged'> {
+  const handle = client.schedule.getHandle(want.scheduleId);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const current = await handle.describe();
+      if (changesOf(current, want) === 'same') return 'unchanged';
+      await handle.update((previous) => ({
+        spec: want.options.spec,
+        action: want.options.action,
+        policies: want.options.policies,
+        state: { paused: previous.state.paused, ...(previous.state.note ? { note: previous.state.note } : {}) },
+      }));
+      return 'done';
+    } catch (err) {
+      // Another sync updated it at the same time: describe again and compare.
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+}
+
+/** Applies a plan. Creation that races with another sync falls back to an update check. */
+export async function applySync(client: Client, plan: SyncPlan): Promise<SyncResult[]> {
+  const results: SyncResult[] = [];
+  for (const entry of plan.entries) {
+    const want = plan.desired.get(entry.group);
+    const result = (outcome: SyncResult['outcome']) =>
+      results.push({ scheduleId: entry.scheduleId, action: entry.action, outcome });
+    switch (entry.action) {
+      case 'create': {
+        try {
+          await client.schedule.create(want!.options);
+          result('done');
+        } catch (err) {
+          if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+          const current = await describeOrUndefined(client, entry.scheduleId);
+          if (current && !isOwnedSchedule({ scheduleId: entry.scheduleId, memo: current.memo })) result('skipped');
+          else result(await update(client, want!));
+        }
+        break;
+      }
+      case 'update':
+        result(await update(client, want!));
+        break;
+      case 'delete': {
+        // Checked again just before deleting: never delete a Schedule pipectl does not own.
+        const current = await describeOrUndefined(client, entry.scheduleId);
+        if (!current) result('unchanged');
+        else if (!isOwnedSchedule({ scheduleId: entry.scheduleId, memo: current.memo })) result('skipped');
+        else {
+          await client.schedule
+            .getHandle(entry.scheduleId)
+            .delete()
+            .catch((err: unknown) => {
+              if (!(err instanceof ScheduleNotFoundError)) throw err;
+            });
+          result('done');
+        }
+        break;
+      }
+      case 'unchanged':
+        result('unchanged');
+        break;
+      default:
+        result('skipped');
+    }
+  }
+  return results;
+}
+
+/** Counts of a plan's actions, for the summary line. */
+export function planCounts(entries: PlanEntry[]): Record<SyncAction, number> {
+  const counts: Record<SyncAction, number> = { create: 0, update: 0, unchanged: 0, delete: 0, keep: 0, foreign: 0 };
+  for (const e of entries) counts[e.action]++;
+  return counts;
+}
