@@ -15,7 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DagRunInput, DagRunSnapshot, DagRunStatus, ExternalWait, ScheduledDagRunInput } from '../core/dag-input';
-import { windowEndingAt } from '../core/schedule';
+import { previousFiring, windowEndingAt } from '../core/schedule';
 import { DagPlan, type NodeError, type NodeState } from '../core/dag-plan';
 import { formatDuration } from '../core/duration';
 import { pipelineWorkflowId, type RunPipelineInput } from '../core/run-input';
@@ -244,7 +244,8 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
 }
 
 /**
- * A DAG run started by a Temporal Schedule: its window ends at the scheduled time and starts at the previous firing.
+ * A DAG run started by a Temporal Schedule: its window ends at the scheduled time and starts at the previous firing
+ * (a run triggered between firings processes the latest complete window).
  * The window is recorded in the run's search attributes, so the Web UI can filter scheduled runs by window.
  */
 function scheduledInput(start: ScheduledDagRunInput): DagRunInput {
@@ -252,7 +253,9 @@ function scheduledInput(start: ScheduledDagRunInput): DagRunInput {
   const scheduledAt =
     info.typedSearchAttributes.get(TEMPORAL_SCHEDULED_START_TIME)?.getTime() ?? info.runStartTime.getTime();
   const { firing, ...rest } = start;
-  const window = windowEndingAt(firing, scheduledAt);
+  // A firing's window ends at the firing; a run triggered by hand between firings takes the latest complete window.
+  const end = previousFiring(firing, scheduledAt + 1) ?? scheduledAt;
+  const window = windowEndingAt(firing, end);
   upsertSearchAttributes([
     { key: WINDOW_START, value: new Date(window.start) },
     { key: WINDOW_END, value: new Date(window.end) },
