@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerDag } from './commands/dag';
 import { registerDev } from './commands/dev';
 import { registerGraph } from './commands/graph';
 import { registerRun } from './commands/run';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerDev(program);
   registerValidate(program);
   registerRun(program);
+  registerDag(program);
   registerGraph(program);
   registerSync(program);
   registerWorker(program);

@@ -1,14 +1,14 @@
-import type { Client } from '@temporalio/client';
-import type { Catalog } from '../catalog/load';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { expandDagState, type DagRunInput, type DagRunState } from '../core/dag-input';
 import { groupMembers } from '../core/groups';
 import { awaitDagRun } from './dag-state';
-import type { NodeState } from '../core/dag-plan';
+import { NODE_STATES, topoOrder, type NodeState } from '../core/dag-plan';
 import { topologicalOrder } from '../core/graph';
 import type { Settings } from '../temporal-config/settings';
 import { dagStateQuery } from '../workflows/definitions';
 import { buildDagInput, startDagRun } from './dag';
 import type { RunPipelineResult } from '../core/run-input';
+import type { dagRun } from '../workflows/dag-run';
 import { describeWindow, parseWindow, previousDay, type Window } from '../core/window';
 import { formatDuration } from '../core/duration';
 import { catalogFor, commandSettings, type CatalogOptions } from './context';
@@ -84,7 +84,7 @@ export async function runPipelines(
     try {
       const members = group ? groupMembers(group) : names;
       const input = buildDagInput(catalog, members, window, 'manual', s.taskQueue, group ? { group: group.name } : {});
-      return await runAsDag(client, catalog, input, !group, s, opts);
+      return await runAsDag(client, input, !group, s, opts);
     } finally {
       await client.connection.close();
     }
@@ -167,7 +167,8 @@ export async function runPipelines(
   return failed.size > 0 ? 1 : 0;
 }
 
-const STATE_MARK: Record<NodeState, string> = {
+/** The mark printed before a node in a given state. */
+export const STATE_MARK: Record<NodeState, string> = {
   pending: '·',
   waiting: '⧗',
   running: '…',
@@ -178,39 +179,25 @@ const STATE_MARK: Record<NodeState, string> = {
   cancelled: '✗',
 };
 
+/** The pipelines of a DAG run in dependency order (ties by name), as `pipectl run` reports them. */
+export function dagOrder(input: DagRunInput): string[] {
+  return topoOrder(input.nodes.map((n) => n[1])).map((i) => input.nodes[i]![0]);
+}
+
 /**
- * Several pipelines run as one DAG run (the `dagRun` workflow): the CLI starts it, prints each node's changes as they
- * happen, and reports every node at the end.
+ * A printer of node changes: each call prints a line for every node whose state changed since the previous call
+ * (pending nodes are not shown), or, the first time, since `known`. With `quiet` it only keeps track.
  */
-async function runAsDag(
-  client: Client,
-  catalog: Catalog,
-  input: DagRunInput,
-  explicitList: boolean,
-  s: Settings,
-  opts: { json?: boolean; detach?: boolean },
-): Promise<number> {
-  const { window } = input;
-  const names = input.nodes.map((n) => n[0]);
-  const handle = await startDagRun(client, input, s.taskQueue, { explicitList });
-  const dagLink = webUiLink(s.uiPort, s.namespace, handle.workflowId);
-  if (!opts.json) {
-    const what =
-      input.group === 'manual' ? `${names.length} pipelines` : `group ${input.group} (${names.length} pipelines)`;
-    process.stdout.write(
-      `${style.bold('▶')} DAG run of ${what} · ${describeWindow(window)}  ${style.dim(handle.workflowId)}\n  ${style.dim(dagLink)}\n`,
-    );
-  }
-  if (opts.detach) {
-    if (opts.json) printJson({ workflowId: handle.workflowId, window, status: 'started', webUi: dagLink });
-    return 0;
-  }
-  const seen = new Map<string, NodeState>();
-  const show = (state: DagRunState) => {
+export function nodeChangePrinter(
+  quiet = false,
+  known: Iterable<[string, NodeState]> = [],
+): (state: DagRunState) => void {
+  const seen = new Map<string, NodeState>(known);
+  return (state) => {
     for (const [name, node] of Object.entries(state.nodes)) {
       if (seen.get(name) === node.state) continue;
       seen.set(name, node.state);
-      if (opts.json || node.state === 'pending') continue;
+      if (quiet || node.state === 'pending') continue;
       const detail =
         node.state === 'succeeded'
           ? `: ${node.rowsLoaded ?? 0} rows loaded`
@@ -220,6 +207,54 @@ async function runAsDag(
       process.stdout.write(`  ${STATE_MARK[node.state]} ${name} ${node.state.replace('_', ' ')}${detail}\n`);
     }
   };
+}
+
+/**
+ * Several pipelines run as one DAG run (the `dagRun` workflow): the CLI starts it, prints each node's changes as they
+ * happen, and reports every node at the end.
+ */
+async function runAsDag(
+  client: Client,
+  input: DagRunInput,
+  explicitList: boolean,
+  s: Settings,
+  opts: { json?: boolean; detach?: boolean },
+): Promise<number> {
+  const count = input.nodes.length;
+  const handle = await startDagRun(client, input, s.taskQueue, { explicitList });
+  const title = input.group === 'manual' ? `${count} pipelines` : `group ${input.group} (${count} pipelines)`;
+  return reportDagRun(handle, input, `DAG run of ${title}`, s, opts);
+}
+
+/**
+ * Reports a DAG run just started: a header (`▶ <title> · <window>  <workflow ID>` and its Web UI link); then, unless
+ * `detach`, follows it, printing each node's changes as they happen and every node at the end (as JSON with `json`).
+ * Returns the exit code: 0 when it succeeded (or was only started), 1 when it failed.
+ */
+export async function reportDagRun(
+  handle: WorkflowHandle<typeof dagRun>,
+  input: DagRunInput,
+  title: string,
+  s: Settings,
+  opts: { json?: boolean; detach?: boolean },
+): Promise<number> {
+  const { window } = input;
+  const dagLink = webUiLink(s.uiPort, s.namespace, handle.workflowId);
+  if (!opts.json) {
+    process.stdout.write(
+      `${style.bold('▶')} ${title} · ${describeWindow(window)}  ${style.dim(handle.workflowId)}\n  ${style.dim(dagLink)}\n`,
+    );
+  }
+  if (opts.detach) {
+    if (opts.json) printJson({ workflowId: handle.workflowId, window, status: 'started', webUi: dagLink });
+    return 0;
+  }
+  // States preset by a restart from failure are not news: only what changes from them is printed.
+  const preset = (input.states?.nodes ?? []).map((n, i): [string, NodeState] => [
+    input.nodes[i]![0],
+    NODE_STATES[n[0]] ?? 'pending',
+  ]);
+  const show = nodeChangePrinter(opts.json, preset);
   let done = false;
   const poll = (async () => {
     while (!done) {
@@ -236,7 +271,21 @@ async function runAsDag(
     await poll;
   }
   show(final);
-  const reports: RunReport[] = Object.entries(final.nodes).map(([name, node]) => {
+  const reports = dagReports(final, input, s);
+  if (opts.json) printJson(reports);
+  else {
+    const ok = final.status === 'succeeded';
+    process.stdout.write(
+      `${ok ? style.green('✓') : style.red('✗')} DAG run ${final.status}: ${reports.filter((r) => r.status === 'succeeded').length} of ${reports.length} pipelines succeeded\n`,
+    );
+  }
+  return final.status === 'succeeded' ? 0 : 1;
+}
+
+/** Every node of a DAG run's state as a run report, in dependency order: what `pipectl run --json` prints for it. */
+export function dagReports(state: DagRunState, input: DagRunInput, s: Settings): RunReport[] {
+  const { window } = state;
+  const reports: RunReport[] = Object.entries(state.nodes).map(([name, node]) => {
     const workflowId = `pipeline/${name}/${window.start}`;
     const status: RunReport['status'] =
       node.state === 'succeeded'
@@ -244,7 +293,6 @@ async function runAsDag(
         : node.state === 'failed' || node.state === 'cancelled'
           ? 'failed'
           : 'not_run';
-    const blockedBy = (catalog.graph.upstream.get(name) ?? new Set()).size > 0 && node.state === 'upstream_failed';
     return {
       pipeline: name,
       workflowId,
@@ -254,22 +302,15 @@ async function runAsDag(
       ...(node.startedAt && node.finishedAt
         ? { durationMs: Date.parse(node.finishedAt) - Date.parse(node.startedAt) }
         : {}),
+      // Only an upstream inside the DAG run can make a node upstream_failed, so it always has one.
       ...(node.error
         ? { error: node.error }
-        : blockedBy
+        : node.state === 'upstream_failed'
           ? { error: { type: 'UpstreamFailed', message: 'an upstream failed' } }
           : {}),
       webUi: webUiLink(s.uiPort, s.namespace, workflowId),
     };
   });
-  const order = topologicalOrder(catalog.graph, new Set(names));
-  reports.sort((a, b) => order.indexOf(a.pipeline) - order.indexOf(b.pipeline));
-  if (opts.json) printJson(reports);
-  else {
-    const ok = final.status === 'succeeded';
-    process.stdout.write(
-      `${ok ? style.green('✓') : style.red('✗')} DAG run ${final.status}: ${reports.filter((r) => r.status === 'succeeded').length} of ${reports.length} pipelines succeeded\n`,
-    );
-  }
-  return final.status === 'succeeded' ? 0 : 1;
+  const order = dagOrder(input);
+  return reports.sort((a, b) => order.indexOf(a.pipeline) - order.indexOf(b.pipeline));
 }
