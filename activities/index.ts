@@ -7,6 +7,7 @@ import { readFileRows, writeFileRows } from './files';
 import type { PostgresPools } from './postgres/pools';
 import { loadRows as loadPostgresRows, queryRows } from './postgres/steps';
 import type { Staging } from './staging';
+import { dagRunSucceeded } from './backfill';
 import { checkUpstreams } from './upstream';
 
 /** Error type when a worker does not know the pipeline a run names. */
@@ -207,6 +208,10 @@ export function createActivities(deps: ActivityDeps) {
      */
     async awaitUpstream(req: { upstream: string[]; window: Window }): Promise<void> {
       await checkUpstreams(Context.current().client, req.upstream, req.window);
+    },
+    /** Whether a backfill's window already has a DAG run that last closed successfully (`skipSucceeded`). */
+    async checkDagRunSucceeded(req: { workflowId: string }): Promise<boolean> {
+      return dagRunSucceeded(Context.current().client, req.workflowId);
     },
   };
 }

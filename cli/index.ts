@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerBackfill } from './commands/backfill';
 import { registerDag } from './commands/dag';
 import { registerDev } from './commands/dev';
 import { registerGraph } from './commands/graph';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerRun(program);
   registerDag(program);
+  registerBackfill(program);
   registerGraph(program);
   registerSync(program);
   registerWorker(program);
