@@ -175,7 +175,10 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
       if (plan.state[i] === 'skipped') return;
       if (isCancellation(err)) plan.finish(i, 'cancelled', Date.now());
       else {
-        const late = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure;
+        // The wait ran out either as a schedule-to-close timeout or, when the next poll would start after the
+        // deadline, as the last poll's failure with retry state TIMEOUT.
+        const late =
+          err instanceof ActivityFailure && (err.cause instanceof TimeoutFailure || err.retryState === 'TIMEOUT');
         plan.errors.set(
           i,
           late
@@ -265,7 +268,7 @@ function scheduledInput(start: ScheduledDagRunInput): DagRunInput {
 
 /** The upstreams the last check reported missing (its failure details), or all of them. */
 function lateUpstreams(err: ActivityFailure, all: string[]): string[] {
-  const last = err.cause?.cause;
+  const last = err.cause instanceof TimeoutFailure ? err.cause.cause : err.cause;
   const missing = last instanceof ApplicationFailure ? last.details?.[0] : undefined;
   return Array.isArray(missing) && missing.length > 0 ? (missing as string[]) : all;
 }
