@@ -4,6 +4,7 @@ import { registerDag } from './commands/dag';
 import { registerDev } from './commands/dev';
 import { registerGraph } from './commands/graph';
 import { registerRun } from './commands/run';
+import { registerSchedules } from './commands/schedules';
 import { registerServer } from './commands/server';
 import { registerSync } from './commands/sync';
 import { registerValidate } from './commands/validate';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerBackfill(program);
   registerGraph(program);
   registerSync(program);
+  registerSchedules(program);
   registerWorker(program);
   registerServer(program);
   return program;

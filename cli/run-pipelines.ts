@@ -203,7 +203,9 @@ export function nodeChangePrinter(
           ? `: ${node.rowsLoaded ?? 0} rows loaded`
           : node.state === 'failed'
             ? `: ${node.error?.type}: ${node.error?.message}`
-            : '';
+            : node.state === 'skipped' && node.error
+              ? `: ${node.error.message}`
+              : '';
       process.stdout.write(`  ${STATE_MARK[node.state]} ${name} ${node.state.replace('_', ' ')}${detail}\n`);
     }
   };

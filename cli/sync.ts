@@ -13,7 +13,9 @@ import {
   desiredSchedule,
   isOwnedSchedule,
   ownedGroup,
+  pausedPipelinesOf,
   storedMemo,
+  withPausedPipelines,
   type DesiredSchedule,
 } from '../temporal-config/schedules';
 import { buildDagInput } from './dag';
@@ -36,6 +38,8 @@ export interface PlanEntry {
   pipelines?: string[];
   /** Whether the existing Schedule is paused (kept paused by an update). */
   paused?: boolean;
+  /** Pipelines paused inside the group (kept paused by an update). */
+  pausedPipelines?: string[];
 }
 
 /** What applying one plan entry did. */
@@ -77,7 +81,11 @@ function changesOf(current: ScheduleDescription, desired: DesiredSchedule): Sync
   return (['schedule', 'pipelines', 'policies'] as const).filter((p) => stored.parts[p] !== desired.parts[p]);
 }
 
-async function describeOrUndefined(client: Client, scheduleId: string): Promise<ScheduleDescription | undefined> {
+/** A Schedule's description, or undefined when there is none with that ID. */
+export async function describeOrUndefined(
+  client: Client,
+  scheduleId: string,
+): Promise<ScheduleDescription | undefined> {
   try {
     return await client.schedule.getHandle(scheduleId).describe();
   } catch (err) {
@@ -113,10 +121,13 @@ export async function planSync(
       entries.push({ ...base, action: 'foreign', paused: current.state.paused });
     } else {
       const changes = changesOf(current, want);
+      const members = new Set(want.pipelines);
+      const pausedInside = Object.keys(pausedPipelinesOf(current.action)).filter((n) => members.has(n));
+      const state = { paused: current.state.paused, ...(pausedInside.length ? { pausedPipelines: pausedInside } : {}) };
       entries.push(
         changes === 'same'
-          ? { ...base, action: 'unchanged', paused: current.state.paused }
-          : { ...base, action: 'update', changes, paused: current.state.paused },
+          ? { ...base, action: 'unchanged', ...state }
+          : { ...base, action: 'update', changes, ...state },
       );
     }
   }
@@ -129,6 +140,19 @@ export async function planSync(
   return { entries, desired };
 }
 
+/**
+ * The desired action, still skipping the pipelines paused inside the group (`pipectl pause <pipeline>`) that are
+ * still members of it: a sync changes what the code defines, never what people paused.
+ */
+function keepPausedPipelines(
+  current: { args?: readonly unknown[] },
+  want: DesiredSchedule,
+): DesiredSchedule['options']['action'] {
+  const members = new Set(want.pipelines);
+  const paused = Object.entries(pausedPipelinesOf(current)).filter(([name]) => members.has(name));
+  return withPausedPipelines(want.options.action, Object.fromEntries(paused));
+}
+
 /** Sends the desired options as an update, keeping the Schedule's paused state and note. */
 async function update(client: Client, want: DesiredSchedule): Promise<'done' | 'unchanged'> {
   const handle = client.schedule.getHandle(want.scheduleId);
@@ -138,7 +162,7 @@ async function update(client: Client, want: DesiredSchedule): Promise<'done' | '
       if (changesOf(current, want) === 'same') return 'unchanged';
       await handle.update((previous) => ({
         spec: want.options.spec,
-        action: want.options.action,
+        action: keepPausedPipelines(previous.action, want),
         policies: want.options.policies,
         state: { paused: previous.state.paused, ...(previous.state.note ? { note: previous.state.note } : {}) },
       }));

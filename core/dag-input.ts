@@ -20,6 +20,22 @@ export interface ExternalWait {
   timeoutMs: number;
 }
 
+/** What happens downstream of a paused pipeline: skipped with it, or run as if it had succeeded. */
+export type PausedDownstream = 'skip' | 'run';
+
+/** A pipeline paused inside its group (`pipectl pause <pipeline>`): its group's DAG runs skip it. */
+export interface PausedPipeline {
+  /** Why, as the person who paused it wrote. */
+  note?: string;
+  downstream: PausedDownstream;
+  /** When it was paused (ISO). */
+  since: string;
+}
+
+/** Error types a skipped node carries to say why it was skipped. */
+export const PIPELINE_PAUSED = 'PipelinePaused';
+export const UPSTREAM_PAUSED = 'UpstreamPaused';
+
 /** Input of the `dagRun` workflow. Nodes are numbered; upstreams are node indices, so large DAGs stay small. */
 export interface DagRunInput {
   window: Window;
@@ -40,6 +56,8 @@ export interface DagRunInput {
   states?: PackedStates;
   /** Paused state carried over. */
   paused?: boolean;
+  /** Pipelines paused inside the group, by name: skipped at the start of the run (with their downstream if chosen). */
+  pausedPipelines?: Record<string, PausedPipeline>;
 }
 
 /**

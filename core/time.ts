@@ -95,3 +95,15 @@ export function addDays(date: string, days: number): string {
   const [y, m, d] = date.split('-').map(Number) as [number, number, number];
   return new Date(Date.UTC(y, m - 1, d + days)).toISOString().slice(0, 10);
 }
+
+/** `2026-11-22 04:00 +01:00`: an instant on the wall clock of a zone, with the zone's offset. */
+export function formatInZone(ms: number, timezone: string): string {
+  const p = zonedParts(ms, timezone);
+  const offset = Math.round(zoneOffsetMs(ms, timezone) / 60_000);
+  const sign = offset < 0 ? '-' : '+';
+  const two = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${p.year}-${two(p.month)}-${two(p.day)} ${two(p.hour)}:${two(p.minute)}` +
+    `${p.second ? `:${two(p.second)}` : ''} ${sign}${two(Math.floor(Math.abs(offset) / 60))}:${two(Math.abs(offset) % 60)}`
+  );
+}

@@ -11,7 +11,7 @@ import {
   type ScheduleSpec as TemporalScheduleSpec,
   type ScheduleSummary,
 } from '@temporalio/client';
-import type { ScheduledDagRunInput } from '../core/dag-input';
+import type { PausedPipeline, ScheduledDagRunInput } from '../core/dag-input';
 import type { ScheduleSpec } from '../core/pipeline-spec';
 import type { CalendarRule, ResolvedSchedule } from '../core/schedule';
 import { PIPELINE_GROUP, PIPELINE_NAME, RUN_KIND } from './search-attributes';
@@ -112,6 +112,8 @@ const OVERLAP: Record<ScheduleSpec['overlap'], ScheduleOverlapPolicy> = {
 export interface DesiredSchedule {
   scheduleId: string;
   group: string;
+  /** The pipelines each firing runs. */
+  pipelines: string[];
   /** Options for `client.schedule.create` (paused state left to the caller). */
   options: ScheduleOptions;
   /** Hash of everything below; stored in the action's memo. */
@@ -154,6 +156,7 @@ export function desiredSchedule(
   return {
     scheduleId,
     group,
+    pipelines: names,
     hash,
     parts,
     options: {
@@ -186,4 +189,41 @@ export function storedMemo(actionMemo: Record<string, unknown> | undefined): Act
   const memo = actionMemo?.pipectl as Partial<ActionMemo['pipectl']> | undefined;
   if (typeof memo?.hash !== 'string' || typeof memo.parts !== 'object' || memo.parts === null) return undefined;
   return memo as ActionMemo['pipectl'];
+}
+
+/** The pipelines paused inside a group, as its Schedule's action input carries them (each firing skips them). */
+export function pausedPipelinesOf(action: { args?: readonly unknown[] }): Record<string, PausedPipeline> {
+  const input = action.args?.[0] as { pausedPipelines?: unknown } | undefined;
+  const paused = input?.pausedPipelines;
+  return paused && typeof paused === 'object' ? { ...(paused as Record<string, PausedPipeline>) } : {};
+}
+
+/** One paused pipeline in words, as the Schedule's details and `pipectl schedules` show it. */
+export function describePaused(name: string, p: PausedPipeline): string {
+  const downstream = p.downstream === 'skip' ? 'downstream skipped' : 'downstream runs';
+  return `${name} (since ${p.since}; ${downstream}${p.note ? `; ${p.note}` : ''})`;
+}
+
+const PAUSED_LINE = 'Paused pipelines: ';
+const PAUSED_SUFFIX = / · \d+ paused$/;
+
+/**
+ * A Schedule action whose input skips exactly the given paused pipelines, with its summary and details saying so,
+ * so the Web UI shows them on the Schedule and on every DAG run it starts.
+ */
+export function withPausedPipelines<
+  A extends { args?: readonly unknown[]; staticSummary?: string; staticDetails?: string },
+>(action: A, paused: Record<string, PausedPipeline>): A {
+  const [input, ...rest] = action.args ?? [];
+  const next: Record<string, unknown> = { ...(input as Record<string, unknown>) };
+  delete next.pausedPipelines;
+  const names = Object.keys(paused).sort();
+  const details = (action.staticDetails ?? '').split('\n').filter((l) => l && !l.startsWith(PAUSED_LINE));
+  let summary = (action.staticSummary ?? '').replace(PAUSED_SUFFIX, '');
+  if (names.length > 0) {
+    next.pausedPipelines = Object.fromEntries(names.map((n) => [n, paused[n]!]));
+    details.push(`${PAUSED_LINE}${names.map((n) => describePaused(n, paused[n]!)).join(', ')}`);
+    summary = `${summary} · ${names.length} paused`;
+  }
+  return { ...action, args: [next, ...rest], staticSummary: summary, staticDetails: details.join('\n') };
 }

@@ -14,7 +14,16 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { DagRunInput, DagRunSnapshot, DagRunStatus, ExternalWait, ScheduledDagRunInput } from '../core/dag-input';
+import {
+  PIPELINE_PAUSED,
+  UPSTREAM_PAUSED,
+  type DagRunInput,
+  type DagRunSnapshot,
+  type DagRunStatus,
+  type ExternalWait,
+  type PausedPipeline,
+  type ScheduledDagRunInput,
+} from '../core/dag-input';
 import { previousFiring, windowEndingAt } from '../core/schedule';
 import { DagPlan, type NodeError, type NodeState } from '../core/dag-plan';
 import { formatDuration } from '../core/duration';
@@ -57,6 +66,8 @@ function failureOf(err: unknown): NodeError {
 export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise<DagRunSnapshot> {
   const input = start.window ? start : scheduledInput(start);
   const plan = new DagPlan(input.nodes, input.states, Date.now());
+  // Carried states already hold the skips of paused pipelines (a continued or restarted run keeps them).
+  if (!input.states && input.pausedPipelines) skipPaused(plan, input.pausedPipelines, Date.now());
   const waits = new Map((input.waits ?? []).map((w) => [w.node, w]));
   const waited = new Set<number>();
   const waitScopes = new Map<number, CancellationScope>();
@@ -264,6 +275,33 @@ function scheduledInput(start: ScheduledDagRunInput): DagRunInput {
     { key: WINDOW_END, value: new Date(window.end) },
   ]);
   return { ...rest, window };
+}
+
+/**
+ * Marks the pipelines paused inside the group skipped, with the note as the reason, and, where the person who paused
+ * one chose so, everything downstream of it too.
+ */
+function skipPaused(plan: DagPlan, paused: Record<string, PausedPipeline>, now: number): void {
+  const downstreamOf = new Map<number, string>();
+  for (const [name, p] of Object.entries(paused)) {
+    const i = plan.index.get(name);
+    if (i === undefined) continue;
+    plan.finish(i, 'skipped', now);
+    plan.errors.set(i, { type: PIPELINE_PAUSED, message: `paused since ${p.since}${p.note ? `: ${p.note}` : ''}` });
+    if (p.downstream !== 'skip') continue;
+    const stack = [...plan.children[i]!];
+    while (stack.length > 0) {
+      const c = stack.pop()!;
+      if (downstreamOf.has(c) || paused[plan.names[c]!]) continue;
+      downstreamOf.set(c, name);
+      stack.push(...plan.children[c]!);
+    }
+  }
+  for (const [c, name] of downstreamOf) {
+    plan.finish(c, 'skipped', now);
+    plan.errors.set(c, { type: UPSTREAM_PAUSED, message: `skipped because upstream ${name} is paused` });
+  }
+  plan.replan();
 }
 
 /** The upstreams the last check reported missing (its failure details), or all of them. */

@@ -49,8 +49,10 @@ export function registerSync(program: Command): void {
         for (const e of plan.entries) {
           let detail = '';
           if (e.action === 'create') detail = `${e.schedule}; ${e.pipelines!.join(', ')}`;
-          if (e.action === 'update') detail = `${e.changes!.join(', ')} changed${e.paused ? '; stays paused' : ''}`;
-          if (e.action === 'unchanged' && e.paused) detail = 'paused';
+          const inside = e.pausedPipelines?.length ? `; ${e.pausedPipelines.join(', ')} paused inside` : '';
+          if (e.action === 'update')
+            detail = `${e.changes!.join(', ')} changed${e.paused ? '; stays paused' : ''}${inside ? `${inside}, kept` : ''}`;
+          if (e.action === 'unchanged') detail = `${e.paused ? 'paused' : ''}${inside}`.replace(/^; /, '');
           if (e.action === 'keep') detail = 'group no longer defined; left alone (use --prune to delete it)';
           if (e.action === 'foreign') detail = 'exists but was not created by pipectl; left alone';
           lines.push(`  ${mark[e.action]} ${e.scheduleId}${detail ? `  (${detail})` : ''}`);

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { Catalog } from '../../catalog/load';
+import { msToTs } from '@temporalio/common/lib/time';
+import { registerSearchAttributes } from '../../temporal-config/dev-server';
 import { readSettings } from '../../temporal-config/settings';
 import { createPipectlWorker, type PipectlWorker } from '../../workers/worker';
 
@@ -8,6 +10,31 @@ import { createPipectlWorker, type PipectlWorker } from '../../workers/worker';
 export async function testClient(): Promise<Client> {
   const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
   return new Client({ connection, namespace: 'default' });
+}
+
+/**
+ * A client on a namespace of its own on the test server, created (with pipectl's search attributes) if needed. A test
+ * file that makes pipectl Schedules works in one, so no other file's `pipectl sync --prune` deletes them.
+ */
+export async function namespaceClient(namespace: string): Promise<Client> {
+  const address = process.env.TEMPORAL_ADDRESS!;
+  const connection = await Connection.connect({ address });
+  await connection.workflowService
+    .registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(86_400_000) })
+    .catch((err: { code?: number }) => {
+      if (err.code !== 6) throw err; // already exists
+    });
+  for (let i = 0; ; i++) {
+    try {
+      await connection.workflowService.describeNamespace({ namespace });
+      break;
+    } catch (err) {
+      if (i > 50) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  await registerSearchAttributes(address, namespace);
+  return new Client({ connection, namespace });
 }
 
 /** A task queue no other test file uses. */
@@ -24,11 +51,14 @@ export async function startTestWorker(options: {
   taskQueue: string;
   connections: Record<string, string>;
   inlineLimitBytes?: number;
+  /** Namespace, when not `default`. */
+  namespace?: string;
 }): Promise<PipectlWorker & { stop(): Promise<void> }> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PIPECTL_TASK_QUEUE: options.taskQueue,
     PIPECTL_EMBEDDED_POSTGRES: '0',
+    ...(options.namespace ? { TEMPORAL_NAMESPACE: options.namespace } : {}),
     ...(options.inlineLimitBytes !== undefined ? { PIPECTL_INLINE_LIMIT_BYTES: String(options.inlineLimitBytes) } : {}),
   };
   for (const [name, url] of Object.entries(options.connections)) env[`PIPECTL_CONNECTION_${name.toUpperCase()}`] = url;

@@ -1,14 +1,12 @@
-import { Client, Connection } from '@temporalio/client';
-import { msToTs } from '@temporalio/common/lib/time';
+import type { Client } from '@temporalio/client';
 import { desiredSchedules } from '../../cli/sync';
 import { awaitDagRun } from '../../cli/dag-state';
 import { definePipeline } from '../../index';
-import { registerSearchAttributes } from '../../temporal-config/dev-server';
 import { TEMPORAL_SCHEDULED_START_TIME, WINDOW_END, WINDOW_START } from '../../temporal-config/search-attributes';
 import type { dagRun } from '../../workflows/dag-run';
 import { catalogOf } from '../helpers/catalog';
 import { createTestDatabase } from '../helpers/postgres';
-import { startTestWorker, uniqueQueue } from '../helpers/temporal';
+import { namespaceClient, startTestWorker, uniqueQueue } from '../helpers/temporal';
 
 /**
  * Schedules made by `pipectl sync` really fire and run their group for the right window. This file works in its own
@@ -43,33 +41,9 @@ let client: Client;
 let worker: Awaited<ReturnType<typeof startTestWorker>>;
 
 beforeAll(async () => {
-  const address = process.env.TEMPORAL_ADDRESS!;
-  const connection = await Connection.connect({ address });
-  client = new Client({ connection, namespace });
-  await connection.workflowService
-    .registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(86_400_000) })
-    .catch((err: { code?: number }) => {
-      if (err.code !== 6) throw err; // already exists
-    });
-  for (let i = 0; ; i++) {
-    try {
-      await connection.workflowService.describeNamespace({ namespace });
-      break;
-    } catch (err) {
-      if (i > 50) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  await registerSearchAttributes(address, namespace);
+  client = await namespaceClient(namespace);
   const url = await createTestDatabase('firing');
-  const previous = process.env.TEMPORAL_NAMESPACE;
-  process.env.TEMPORAL_NAMESPACE = namespace;
-  try {
-    worker = await startTestWorker({ catalog, taskQueue: queue, connections: { pipectl: url } });
-  } finally {
-    if (previous === undefined) delete process.env.TEMPORAL_NAMESPACE;
-    else process.env.TEMPORAL_NAMESPACE = previous;
-  }
+  worker = await startTestWorker({ catalog, taskQueue: queue, connections: { pipectl: url }, namespace });
   for (const desired of desiredSchedules(catalog, queue).values()) {
     await client.schedule.create(desired.options).catch((err: Error) => {
       if (err.name !== 'ScheduleAlreadyRunning') throw err;
