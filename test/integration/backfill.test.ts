@@ -202,6 +202,31 @@ test('continue-as-new every 5 windows: the backfill completes with correct count
   expect(startedWith?.continuedExecutionRunId).toBeTruthy();
 });
 
+test('a range of 10,000 windows: counted up front, run in order across continue-as-new with a constant carry', async () => {
+  delayMs = 0;
+  const from = '1990-01-01';
+  const handle = await start({ target: group, from, to: '2017-05-19', parallel: 4, continueAsNewAfter: 20 });
+  const midway = await until(handle, (p) => p.done >= 60);
+  expect(midway.total).toBe(10_000);
+  expect(midway.done + midway.running + midway.failed + midway.skipped + midway.remaining).toBe(10_000);
+  await handle.cancel();
+  await handle.result().catch(() => undefined);
+  // Oldest first, each window once: the windows done are the first ones; the few started since are the next ones.
+  const ran = runsOf('bf_src');
+  expect(new Set(ran).size).toBe(ran.length);
+  expect(ran.slice(0, midway.done)).toEqual(days(from, midway.done));
+  expect(ran.every((d) => d < days(from, midway.done + 40).pop()!)).toBe(true);
+  // The chain of runs: each continued run starts with the same small input (cursor and counts, not the windows).
+  const sizes: number[] = [];
+  for await (const run of client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) {
+    const history = await client.workflow.getHandle(handle.workflowId, run.runId).fetchHistory();
+    const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;
+    sizes.push(input?.length ?? 0);
+  }
+  expect(sizes.length).toBeGreaterThanOrEqual(3);
+  expect(Math.max(...sizes)).toBeLessThan(Math.min(...sizes) + 2_000);
+}, 120_000);
+
 test('reverse runs the newest window first; a pipeline alone backfills just itself', async () => {
   const final = await awaitBackfill(
     await start({ target: 'bf_src', from: '2026-05-01', to: '2026-05-06', parallel: 1, reverse: true }),
