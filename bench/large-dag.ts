@@ -14,35 +14,14 @@
  * Exit codes: 0 completed within Temporal's limits; 1 bad options; 2 the benchmark itself failed; 3 the DAG run did
  * not complete (timeout, failure) or came close to a limit.
  */
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { execFileSync } from 'node:child_process';
-import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
 import { buildDagInput, startDagRun } from '../cli/dag';
 import { awaitDagRun } from '../cli/dag-state';
 import { expandDagState, type DagRunState } from '../core/dag-input';
-import { parseDuration } from '../core/duration';
 import type { Window } from '../core/window';
-import { startDevServer } from '../temporal-config/dev-server';
-import { readSettings } from '../temporal-config/settings';
 import { catalogOf } from '../test/helpers/catalog';
-import { freePort } from '../test/helpers/ports';
-import { BUNDLE_PATH } from '../workers/build-bundle';
-import { startEmbeddedPostgres } from '../workers/embedded-postgres';
-import { createPipectlWorker } from '../workers/worker';
 import { dagStateQuery } from '../workflows/definitions';
 import {
   chainStats,
@@ -53,6 +32,25 @@ import {
   type RunHistoryStats,
   type Spread,
 } from './history-stats';
+import {
+  changedFiles,
+  checkBundle,
+  cpuPressure,
+  DurationOption,
+  flagOf,
+  gitCommit,
+  log,
+  mib,
+  OptionsError,
+  PeakSampler,
+  procCpuSeconds,
+  procRss,
+  runBench,
+  size,
+  sqliteBytes,
+  startBenchStack,
+  type Cleanup,
+} from './harness';
 import { layeredDag, noOpPipelines } from './layered-dag';
 import { serverMetrics, type ServerMetrics } from './server-metrics';
 
@@ -67,8 +65,6 @@ const LIMITS = {
 const WARN_FRACTION = 0.8;
 /** Child runs whose histories are read to show where a pipeline run's time goes. */
 const CHILD_SAMPLE = 50;
-/** The repository this benchmark belongs to. */
-const ROOT = resolve(__dirname, '..');
 
 /** Command-line options of the benchmark. */
 export const BenchOptions = z
@@ -84,14 +80,7 @@ export const BenchOptions = z
     /** Seed of the DAG's edges. */
     seed: z.coerce.number().int().default(1),
     /** Longest the DAG run may take before the benchmark gives up on it. */
-    timeoutMs: z.union([z.string(), z.number()]).transform((v, ctx) => {
-      const ms = parseDuration(v);
-      if (ms === undefined || ms <= 0) {
-        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a duration (e.g. 60m)` });
-        return z.NEVER;
-      }
-      return ms;
-    }),
+    timeoutMs: DurationOption,
     /** Keep the temporary folder (SQLite file, server log) for inspection. */
     keep: z.boolean().default(false),
   })
@@ -124,11 +113,7 @@ function readOptions(argv: string[]): BenchOptions {
     keep: values.keep,
   });
   if (!parsed.success) {
-    const flag = (key: PropertyKey | undefined) =>
-      `--${String(key ?? '')
-        .replace(/Ms$/, '')
-        .replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    throw new OptionsError(parsed.error.issues.map((i) => `${flag(i.path[0])}: ${i.message}`).join('\n'));
+    throw new OptionsError(parsed.error.issues.map((i) => `${flagOf(i.path[0])}: ${i.message}`).join('\n'));
   }
   return parsed.data;
 }
@@ -142,124 +127,6 @@ const USAGE = `Usage: npx tsx bench/large-dag.ts [options]   (run \`npm run buil
   --seed N             seed of the DAG's edges (1)
   --timeout DURATION   give up on the DAG run after this long (60m)
   --keep               keep the temporary folder (SQLite file, server log)`;
-
-/** A mistake in the command line (or --help): printed as is, exit 1 (0 for --help). */
-class OptionsError extends Error {
-  override name = 'OptionsError';
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
-
-const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-
-/** Peak of a value sampled on a timer. */
-class PeakSampler {
-  peak = 0;
-  private readonly timer: NodeJS.Timeout;
-  constructor(sample: () => number | undefined, everyMs: number) {
-    const take = () => {
-      const v = sample();
-      if (v !== undefined && v > this.peak) this.peak = v;
-    };
-    take();
-    this.timer = setInterval(take, everyMs);
-    this.timer.unref();
-  }
-  stop(): number {
-    clearInterval(this.timer);
-    return this.peak;
-  }
-}
-
-/** RSS of another process from /proc (Linux), in bytes; undefined elsewhere or once it is gone. */
-function procRss(pid: number): number | undefined {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU seconds (user + system) another process has used, from /proc (Linux). */
-function procCpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted after the command name; in clock ticks, which
-    // Linux reports at USER_HZ = 100 on every common platform.
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Bytes of the SQLite database with its write-ahead log and shared-memory file. */
-function sqliteBytes(dbFile: string): number {
-  return ['', '-wal', '-shm'].reduce(
-    (sum, ext) => sum + (existsSync(dbFile + ext) ? statSync(dbFile + ext).size : 0),
-    0,
-  );
-}
-
-/** Warns when the prebuilt workflow bundle is missing or older than the workflow sources. */
-function checkBundle(): void {
-  if (!existsSync(BUNDLE_PATH)) {
-    throw new Error(`no workflow bundle at ${BUNDLE_PATH}: run \`npm run build\` first (npm run bench:large-dag does)`);
-  }
-  const built = statSync(BUNDLE_PATH).mtimeMs;
-  const stale = ['workflows', 'core']
-    .flatMap((dir) =>
-      readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' }).map((f) => join(ROOT, dir, f)),
-    )
-    .filter((f) => f.endsWith('.ts') && statSync(f).mtimeMs > built);
-  if (stale.length > 0) {
-    log(`warning: ${stale.length} workflow source file(s) are newer than ${BUNDLE_PATH}; run \`npm run build\``);
-  }
-}
-
-/** Share of the last 60 s in which some runnable task waited for a CPU (Linux PSI): how contended the machine was. */
-function cpuPressure(): number | undefined {
-  try {
-    const m = /^some avg10=[\d.]+ avg60=([\d.]+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Tracked files that differ from the commit (other than this benchmark's own lines): results may not be the commit's. */
-function changedFiles(): string[] {
-  try {
-    const out = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    return out
-      .split('\n')
-      .map((l) => l.slice(3))
-      .filter((f) => f && !['package.json', '.gitignore'].includes(f) && !f.startsWith('bench/'));
-  } catch {
-    return [];
-  }
-}
-
-function gitCommit(): string | undefined {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-  } catch {
-    return undefined;
-  }
-}
 
 /** Per-node run durations (start of the child → its result seen by the DAG run) from a final state. */
 function nodeDurations(state: DagRunState): Spread {
@@ -315,94 +182,21 @@ export interface LargeDagResult {
   limits: Record<string, { value: number; limit: number; fraction: number; ok: boolean }>;
 }
 
-/** Things to stop at the end, last started first. */
-class Cleanup {
-  private readonly steps: Array<[string, () => Promise<void> | void]> = [];
-  add(what: string, step: () => Promise<void> | void): void {
-    this.steps.push([what, step]);
-  }
-  async run(): Promise<void> {
-    for (const [what, step] of this.steps.splice(0).reverse()) {
-      try {
-        await step();
-      } catch (err) {
-        log(`cleanup: could not ${what}: ${(err as Error).message}`);
-      }
-    }
-  }
-}
-
 async function bench(options: BenchOptions, cleanup: Cleanup, aborted: Promise<string>): Promise<LargeDagResult> {
   const t0 = Date.now();
   const startedAt = new Date(t0).toISOString();
   const loadavgAtStart = loadavg();
   const changed = changedFiles();
   if (changed.length > 0) log(`note: the working tree has changes in ${changed.join(', ')}`);
-  checkBundle();
-
-  const stateDir = mkdtempSync(join(tmpdir(), 'pipectl-bench-'));
-  // PostgreSQL runs as its own user when the benchmark runs as root: it must be able to reach its data folder.
-  chmodSync(stateDir, 0o755);
-  cleanup.add(`remove ${stateDir}`, () => {
-    if (options.keep) log(`kept ${stateDir}`);
-    else rmSync(stateDir, { recursive: true, force: true });
-  });
-  const [port, uiPort, httpPort, metricsPort, pgPort] = await Promise.all([
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-  ]);
-  const baseEnv: NodeJS.ProcessEnv = { ...process.env, PIPECTL_STATE_DIR: stateDir };
-  const server = await startDevServer({
-    stateDir,
-    cacheDir: readSettings(baseEnv).cacheDir,
-    port,
-    uiPort,
-    httpPort,
-    metricsPort,
-    namespace: 'default',
-    log,
-  });
-  cleanup.add('stop the Temporal dev server', () => server.stop());
-  if (!server.started) throw new Error(`port ${port} was already served by another Temporal server`);
-  const serverPid = existsSync(join(stateDir, 'temporal.pid'))
-    ? Number(readFileSync(join(stateDir, 'temporal.pid'), 'utf8').trim())
-    : undefined;
-  const dbFile = join(stateDir, 'temporal.sqlite');
-  log(`server metrics while it runs: http://127.0.0.1:${metricsPort}/metrics`);
-
-  // The worker adds the staging connection to the ones it needs even when no step stages data (no-op steps return
-  // nothing, which travels inline), and would otherwise start PostgreSQL in .pipectl/ on the shared port 55432.
-  const pg = await startEmbeddedPostgres({ dataDir: join(stateDir, 'postgres'), port: pgPort, log });
-  cleanup.add('stop the embedded PostgreSQL', () => pg.stop());
+  checkBundle('bench:large-dag');
 
   const dag = layeredDag(options);
   const catalog = catalogOf(noOpPipelines(dag));
   const taskQueue = 'bench-large-dag';
-  const env: NodeJS.ProcessEnv = {
-    ...baseEnv,
-    TEMPORAL_ADDRESS: server.address,
-    TEMPORAL_NAMESPACE: 'default',
-    PIPECTL_TASK_QUEUE: taskQueue,
-    PIPECTL_LOG_LEVEL: process.env.PIPECTL_LOG_LEVEL ?? 'WARN',
-    PIPECTL_SHUTDOWN_GRACE: '5s',
-  };
-  const worker = await createPipectlWorker({ settings: readSettings(env), catalog, env, embedded: pg, log });
-  const workerRun = worker.run();
-  cleanup.add('stop the worker', async () => {
-    worker.shutdown();
-    await workerRun;
-  });
-  const workerStopped = workerRun.then(
-    () => 'the worker stopped (a signal?)',
-    (err: unknown) => `the worker failed: ${(err as Error).message}`,
+  const { dbFile, serverPid, metricsPort, client, workerStopped } = await startBenchStack(
+    { catalog, taskQueue, keep: options.keep },
+    cleanup,
   );
-
-  const connection = await Connection.connect({ address: server.address });
-  cleanup.add('close the client connection', () => connection.close());
-  const client = new Client({ connection, namespace: 'default' });
 
   const window: Window = { start: '2026-01-01T00:00:00.000Z', end: '2026-01-02T00:00:00.000Z' };
   const input = buildDagInput(catalog, catalog.pipelines.keys(), window, 'manual', taskQueue, {
@@ -554,9 +348,6 @@ async function bench(options: BenchOptions, cleanup: Cleanup, aborted: Promise<s
   };
 }
 
-const mib = (b: number) => `${(b / 1024 / 1024).toFixed(2)} MiB`;
-const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
-const size = (b: number) => (b >= 1024 * 1024 ? mib(b) : kib(b));
 const pct = (f: number) => `${(f * 100).toFixed(1)}%`;
 const ms = (s: Spread) => `mean ${s.meanMs} · p50 ${s.p50Ms} · p95 ${s.p95Ms} · max ${s.maxMs} ms (${s.count})`;
 
@@ -675,46 +466,10 @@ function table(r: LargeDagResult): string {
   ].join('\n');
 }
 
-async function main(): Promise<number> {
-  let options: BenchOptions;
-  try {
-    options = readOptions(process.argv.slice(2));
-  } catch (err) {
-    const code = err instanceof OptionsError ? err.exitCode : 1;
-    (code === 0 ? process.stdout : process.stderr).write(`${(err as Error).message}\n`);
-    return code;
-  }
-  const cleanup = new Cleanup();
-  let onSignal: ((signal: string) => void) | undefined;
-  const aborted = new Promise<string>((r) => (onSignal = (signal) => r(`interrupted by ${signal}`)));
-  const handler = (signal: NodeJS.Signals) => onSignal?.(signal);
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  try {
-    const result = await bench(options, cleanup, aborted);
-    const outDir = join(__dirname, 'results');
-    mkdirSync(outDir, { recursive: true });
-    const file = join(outDir, `large-dag-${result.startedAt.replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-    process.stdout.write(`\n${table(result)}\n\nJSON: ${file}\n`);
-    process.stdout.write(
-      'Note: figures from a shared 2-core machine with other work running; compare runs on the same machine only.\n',
-    );
-    return result.completed && Object.values(result.limits).every((l) => l.ok) ? 0 : 3;
-  } catch (err) {
-    process.stderr.write(`benchmark failed: ${(err as Error).stack ?? String(err)}\n`);
-    return 2;
-  } finally {
-    await cleanup.run();
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
-  }
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`${String(err)}\n`);
-    process.exit(2);
-  },
-);
+runBench({
+  name: 'large-dag',
+  readOptions,
+  run: bench,
+  table,
+  passed: (r) => r.completed && Object.values(r.limits).every((l) => l.ok),
+});
