@@ -164,8 +164,24 @@ test('an invalid definition exits 1 naming it, and changes nothing on the server
   const before = await client.schedule.getHandle(DAILY).describe();
   const res = await runCli(['sync', '--dir', invalid, '--prune'], env);
   expect(res.code).toBe(1);
-  expect(res.stderr).toContain('synctest_broken');
-  expect(res.stderr).toContain('25:00');
+  // Every bad schedule is reported at once, each naming its pipeline and the field.
+  for (const [pipeline, problem] of [
+    ['synctest_broken', "schedule.at: at '25:00': '25:00' is not a time of day"],
+    ['synctest_bad_zone', 'schedule.timezone: unknown time zone'],
+    ['synctest_zero_days', 'schedule.every: every is '],
+    ['synctest_cron4', 'schedule.cron: a cron expression has 5 fields'],
+    ['synctest_cron_minute', "schedule.cron: cron '61 * * * *': minute '61' is not 0 to 59"],
+    ['synctest_hour24', 'schedule.hours.0: hours run from 0 to 23'],
+    ['synctest_weekday7', 'schedule.weekdays.0: weekdays run from 0 (Sunday) to 6'],
+    ['synctest_month13', 'schedule.months.0: months run from 1 to 12'],
+    ['synctest_end_first', 'schedule.end: end must be after start'],
+    ['synctest_feb31', 'schedule.at: the schedule can never fire: no month in it has day 31'],
+    ['synctest_five_months', "schedule.every: every '5 months' does not divide a year"],
+    ['synctest_weekday_daily', "schedule.at: at 'Mon 09:00' (a weekday) does not fit every 'daily'"],
+    ['synctest_overlap', 'schedule.overlap: '],
+  ])
+    expect(res.stderr).toContain(`pipeline '${pipeline}': ${problem}`);
+  expect(res.stderr).toContain('13 problems');
   expect(res.stdout).toBe('');
   expect(await exists('pipectl-synctest-invalid')).toBe(false);
   expect(await exists(DAILY)).toBe(true);
