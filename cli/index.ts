@@ -3,6 +3,7 @@ import { registerBackfill } from './commands/backfill';
 import { registerDag } from './commands/dag';
 import { registerDev } from './commands/dev';
 import { registerGraph } from './commands/graph';
+import { registerReplay } from './commands/replay';
 import { registerRun } from './commands/run';
 import { registerSchedules } from './commands/schedules';
 import { registerServer } from './commands/server';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerGraph(program);
   registerSync(program);
   registerSchedules(program);
+  registerReplay(program);
   registerWorker(program);
   registerServer(program);
   return program;

@@ -1,6 +1,6 @@
 import type { HistoryAndWorkflowId } from '@temporalio/client';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { BUNDLE_PATH } from './build-bundle';
 
@@ -16,6 +16,21 @@ export interface ReplayOutcome {
 export interface RecordedHistory {
   workflowId: string;
   history: unknown;
+}
+
+/**
+ * Keeps a process that only replays (`pipectl replay`) quiet: a run that does not replay is an outcome the caller
+ * reports, not a log line. Does nothing when the process already made a runtime (a worker in the same process).
+ */
+export function quietReplayLogs(): void {
+  try {
+    Runtime.install({
+      logger: new DefaultLogger('ERROR'),
+      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
+    });
+  } catch {
+    // A runtime exists already: its logging stays.
+  }
 }
 
 /** A recorded run, ready to replay. */
