@@ -7,6 +7,7 @@ import {
   continueAsNew,
   isCancellation,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   startChild,
   TimeoutFailure,
@@ -25,6 +26,7 @@ import {
   type ScheduledDagRunInput,
 } from '../core/dag-input';
 import { previousFiring, windowEndingAt } from '../core/schedule';
+import { dagDetails } from '../core/dag-details';
 import { DagPlan, type NodeError, type NodeState } from '../core/dag-plan';
 import { formatDuration } from '../core/duration';
 import { pipelineWorkflowId, type RunPipelineInput } from '../core/run-input';
@@ -87,6 +89,15 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
     names: plan.names as string[],
     states: plan.pack(),
   });
+
+  /** The Web UI's current details: node states as a table, redrawn at most every 2 s (and at the end). */
+  let detailsAt = -Infinity;
+  const showDetails = (force = false) => {
+    const now = Date.now();
+    if (!force && now - detailsAt < 2_000) return;
+    detailsAt = now;
+    setCurrentDetails(dagDetails(plan, paused));
+  };
 
   setHandler(dagStateQuery, snapshot);
   setHandler(pauseSignal, () => {
@@ -227,6 +238,7 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
         await condition(allHandlersFinished);
         await continueAsNew<typeof dagRun>({ ...input, states: plan.pack(), paused });
       }
+      showDetails();
       dirty = false;
       await condition(() => dirty);
     }
@@ -241,6 +253,7 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
     throw err;
   }
 
+  showDetails(true);
   const counts = plan.counts();
   const failed = counts.failed + counts.upstream_failed + counts.cancelled;
   status = failed > 0 ? 'failed' : 'succeeded';

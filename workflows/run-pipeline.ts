@@ -3,6 +3,7 @@ import {
   log,
   patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -36,8 +37,9 @@ function proxies(input: RunPipelineInput) {
     });
   return {
     extract: step(input.timeouts.extractMs, `extract · ${input.pipeline}`),
-    transform: step(input.timeouts.transformMs, `transform · ${input.pipeline}`),
-    load: step(input.timeouts.loadMs, `load · ${input.pipeline}`),
+    // The Web UI shows each activity's summary: transform and load say how many rows they were given.
+    transform: (rows: number) => step(input.timeouts.transformMs, `transform · ${input.pipeline} · ${rows} rows in`),
+    load: (rows: number) => step(input.timeouts.loadMs, `load · ${input.pipeline} · ${rows} rows`),
     cleanup: proxyActivities<Activities>({
       startToCloseTimeout: 60_000,
       retry: { maximumAttempts: 5 },
@@ -65,6 +67,16 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
     ...(current ? { current } : {}),
   }));
 
+  /** The Web UI's current details: each step's state and rows. */
+  const showSteps = () =>
+    setCurrentDetails(
+      (['extract', 'transform', 'load'] as const)
+        .map((name) => {
+          const p = steps[name];
+          return `${name}: ${p.state}${p.rows !== undefined ? ` · ${p.rows} rows` : ''}${p.staged ? ' (staged)' : ''}`;
+        })
+        .join('\n'),
+    );
   const request = { pipeline: input.pipeline, window: input.window };
   async function run<T>(
     name: StepName,
@@ -74,6 +86,7 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
   ): Promise<T> {
     current = name;
     steps[name] = { state: 'running', startedAt: new Date().toISOString() };
+    showSteps();
     try {
       const out = await fn();
       steps[name] = {
@@ -89,6 +102,7 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
       throw err;
     } finally {
       current = undefined;
+      showSteps();
     }
   }
   const count = (d: StepData) => d.rowCount;
@@ -96,11 +110,16 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
 
   const extracted = await run('extract', () => acts.extract.extractRows(request), count, isStaged);
   const transformed = input.hasTransform
-    ? await run('transform', () => acts.transform.transformRows({ ...request, data: extracted }), count, isStaged)
+    ? await run(
+        'transform',
+        () => acts.transform(extracted.rowCount).transformRows({ ...request, data: extracted }),
+        count,
+        isStaged,
+      )
     : extracted;
   const loaded = await run(
     'load',
-    () => acts.load.loadRows({ ...request, data: transformed }),
+    () => acts.load(transformed.rowCount).loadRows({ ...request, data: transformed }),
     (r) => r.rows,
   );
   if (extracted.kind === 'staged' || transformed.kind === 'staged') {

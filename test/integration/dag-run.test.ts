@@ -1,5 +1,5 @@
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { buildDagInput, startDagRun } from '../../cli/dag';
 import { expandDagState, type DagRunState } from '../../core/dag-input';
 import { awaitDagRun, failedSnapshot } from '../../cli/dag-state';
@@ -125,6 +125,27 @@ async function continuedAs(workflowId: string, runId: string): Promise<string | 
 }
 
 const order = (names: string[]) => journal.filter((l) => names.some((n) => l.endsWith(` ${n}`)));
+
+test('the Web UI sees a node table in the DAG run details, step rows in each run, row counts in activity summaries', async () => {
+  const handle = await start(['da', 'db', 'dc', 'dd']);
+  const result = await awaitDagRun(handle);
+  const metadata = await client.workflow
+    .getHandle(handle.workflowId)
+    .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+  expect(metadata.currentDetails).toContain('**4 of 4 pipelines succeeded** · 4 succeeded');
+  expect(metadata.currentDetails).toContain('| pipeline | state | attempts | rows loaded | error |');
+  expect(metadata.currentDetails).toContain('| da | succeeded | 1 | 1 |  |');
+
+  const child = client.workflow.getHandle(result.nodes.db!.workflowId!);
+  const childMeta = await child.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+  expect(childMeta.currentDetails).toBe('extract: succeeded · 1 rows\ntransform: skipped\nload: succeeded · 1 rows');
+  const summaries: string[] = [];
+  for (const e of (await child.fetchHistory()).events ?? []) {
+    const summary = e.activityTaskScheduledEventAttributes ? e.userMetadata?.summary : undefined;
+    if (summary) summaries.push(defaultPayloadConverter.fromPayload<string>(summary as Payload));
+  }
+  expect(summaries).toEqual(['extract · db', 'load · db · 1 rows']);
+});
 
 test('a diamond runs each pipeline once its upstreams succeeded', async () => {
   const result = await awaitDagRun(await start(['da', 'db', 'dc', 'dd']));
