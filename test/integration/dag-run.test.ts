@@ -1,5 +1,5 @@
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import { buildDagInput, startDagRun } from '../../cli/dag';
 import { expandDagState, type DagRunState } from '../../core/dag-input';
 import { awaitDagRun, failedSnapshot } from '../../cli/dag-state';
@@ -142,7 +142,7 @@ test('the Web UI sees a node table in the DAG run details, step rows in each run
   const summaries: string[] = [];
   for (const e of (await child.fetchHistory()).events ?? []) {
     const summary = e.activityTaskScheduledEventAttributes ? e.userMetadata?.summary : undefined;
-    if (summary) summaries.push(defaultPayloadConverter.fromPayload<string>(summary as Payload));
+    if (summary) summaries.push(defaultPayloadConverter.fromPayload<string>(summary));
   }
   expect(summaries).toEqual(['extract · db', 'load · db · 1 rows']);
 });
