@@ -7,6 +7,7 @@ import { registerReplay } from './commands/replay';
 import { registerRun } from './commands/run';
 import { registerSchedules } from './commands/schedules';
 import { registerServer } from './commands/server';
+import { registerStatus } from './commands/status';
 import { registerSync } from './commands/sync';
 import { registerValidate } from './commands/validate';
 import { registerWorker } from './commands/worker';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerSync(program);
   registerSchedules(program);
   registerReplay(program);
+  registerStatus(program);
   registerWorker(program);
   registerServer(program);
   return program;
