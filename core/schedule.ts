@@ -336,7 +336,32 @@ const matchesDay = (c: CalendarRule, y: number, m: number, d: number) =>
   c.month.includes(m) && c.day.includes(d) && c.weekday.includes(new Date(Date.UTC(y, m - 1, d)).getUTCDay());
 
 /** Calendar firings on one local date, ascending. */
-function firingsOnDate(rule: { calendars: CalendarRule[]; timezone: string }, y: number, m: number, d: number) {
+/**
+ * Firings of recent dates per rule: a day of a minute schedule is 1,440 firings, each a few `Intl` calls, and a
+ * backfill asks for the same day again for every window in it. The arrays are shared: callers never change them.
+ */
+const dayCache = new WeakMap<object, Map<string, readonly number[]>>();
+const DAYS_CACHED = 8;
+
+function firingsOnDate(
+  rule: { calendars: CalendarRule[]; timezone: string },
+  y: number,
+  m: number,
+  d: number,
+): readonly number[] {
+  let days = dayCache.get(rule);
+  if (!days) dayCache.set(rule, (days = new Map()));
+  const key = `${y}-${m}-${d}`;
+  let firings = days.get(key);
+  if (!firings) {
+    firings = computeFiringsOnDate(rule, y, m, d);
+    if (days.size >= DAYS_CACHED) days.delete(days.keys().next().value!);
+    days.set(key, firings);
+  }
+  return firings;
+}
+
+function computeFiringsOnDate(rule: { calendars: CalendarRule[]; timezone: string }, y: number, m: number, d: number) {
   const out = new Set<number>();
   for (const c of rule.calendars) {
     if (!matchesDay(c, y, m, d)) continue;
