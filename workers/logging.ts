@@ -20,14 +20,46 @@ function jsonLine(entry: LogEntry): string {
   return JSON.stringify({ time, level: entry.level.toLowerCase(), msg: entry.message, ...meta });
 }
 
+/** Where the worker serves its Prometheus metrics. */
+export interface MetricsEndpoint {
+  host: string;
+  port: number;
+}
+
 /**
- * Installs the worker's log output once per process: one JSON object per line on stderr, carrying the SDK's
- * attributes (workflow ID, run ID, activity type) and pipectl's (pipeline, window). `PIPECTL_LOG_LEVEL` sets the
- * threshold (TRACE, DEBUG, INFO, WARN, ERROR; default INFO); `PIPECTL_LOG_FORMAT=pretty` keeps the SDK's format.
+ * `PIPECTL_METRICS_PORT` (and optionally `PIPECTL_METRICS_HOST`, default `0.0.0.0`): where the worker serves Prometheus
+ * metrics at `/metrics`; unset means no metrics endpoint.
  */
-export function installWorkerLogging(env: NodeJS.ProcessEnv = process.env): void {
-  if (installed) return;
-  installed = true;
+export function metricsEndpointOf(env: NodeJS.ProcessEnv): MetricsEndpoint | undefined {
+  const raw = env.PIPECTL_METRICS_PORT;
+  if (raw === undefined || raw === '') return undefined;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`PIPECTL_METRICS_PORT=${raw}: expected a port number (1-65535)`);
+  }
+  return { host: env.PIPECTL_METRICS_HOST || '0.0.0.0', port };
+}
+
+/** The endpoint the process's runtime serves metrics on, once installed here. */
+let served: MetricsEndpoint | undefined;
+
+/**
+ * Installs the worker's runtime once per process.
+ * - Logs: one JSON object per line on stderr, carrying the SDK's attributes (workflow ID, run ID, activity type) and
+ *   pipectl's (pipeline, group, window, run kind). `PIPECTL_LOG_LEVEL` sets the threshold (TRACE, DEBUG, INFO, WARN,
+ *   ERROR; default INFO); `PIPECTL_LOG_FORMAT=pretty` keeps the SDK's format.
+ * - Metrics: with an endpoint (see {@link metricsEndpointOf}), Prometheus metrics at `http://host:port/metrics`: the
+ *   SDK's worker metrics (`temporal_…`) and pipectl's own (`pipectl_…`).
+ */
+export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, metrics = metricsEndpointOf(env)): void {
+  if (installed) {
+    if (metrics && (served?.port !== metrics.port || served.host !== metrics.host)) {
+      throw new Error(
+        `cannot serve metrics on port ${metrics.port}: this process's worker runtime was set up before ${served ? `(metrics on port ${served.port})` : 'without metrics'}`,
+      );
+    }
+    return;
+  }
   const raw = (env.PIPECTL_LOG_LEVEL ?? 'INFO').toUpperCase();
   if (!LEVELS.includes(raw as LogLevel)) {
     throw new Error(`PIPECTL_LOG_LEVEL=${env.PIPECTL_LOG_LEVEL}: expected one of ${LEVELS.join(', ')}`);
@@ -37,9 +69,17 @@ export function installWorkerLogging(env: NodeJS.ProcessEnv = process.env): void
     env.PIPECTL_LOG_FORMAT === 'pretty'
       ? new DefaultLogger(level)
       : new DefaultLogger(level, (entry) => process.stderr.write(`${jsonLine(entry)}\n`));
+  installed = true;
   try {
-    Runtime.install({ logger });
-  } catch {
+    Runtime.install({
+      logger,
+      ...(metrics
+        ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `${metrics.host}:${metrics.port}` } } } }
+        : {}),
+    });
+    served = metrics;
+  } catch (err) {
     // A runtime already exists in this process (another worker was created first); its logger stays.
+    if (metrics) throw new Error(`cannot serve metrics on port ${metrics.port}: ${(err as Error).message}`);
   }
 }

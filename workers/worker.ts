@@ -6,10 +6,11 @@ import { PostgresPools } from '../activities/postgres/pools';
 import { Staging } from '../activities/staging';
 import type { Catalog } from '../catalog/load';
 import type { Settings } from '../temporal-config/settings';
-import { BUNDLE_PATH } from './build-bundle';
+import { BUNDLE_PATH, WORKFLOW_INTERCEPTORS } from './build-bundle';
 import { connectionResolver, connectionsUsed, configuredConnections } from './connections';
 import type { EmbeddedPostgresServer } from './embedded-postgres';
-import { installWorkerLogging } from './logging';
+import { installWorkerRuntime, metricsEndpointOf, type MetricsEndpoint } from './logging';
+import { stepInterceptors } from './metrics';
 import { parseDuration } from '../core/duration';
 
 /** Options of a worker process. */
@@ -26,6 +27,8 @@ export interface PipectlWorkerOptions {
   embeddedPort?: number;
   /** Concurrent activities per queue. */
   maxConcurrentActivities?: number;
+  /** Port of the Prometheus metrics endpoint (default `PIPECTL_METRICS_PORT`; none when neither is set). */
+  metricsPort?: number;
   /** Progress lines for the user. */
   log?: (line: string) => void;
 }
@@ -33,6 +36,8 @@ export interface PipectlWorkerOptions {
 /** A built worker and what it owns. */
 export interface PipectlWorker {
   workers: Worker[];
+  /** Where Prometheus metrics are served, if they are. */
+  metrics?: MetricsEndpoint;
   /** Runs until shutdown (SIGINT/SIGTERM or `shutdown()`), then releases connections. */
   run(): Promise<void>;
   shutdown(): void;
@@ -46,15 +51,24 @@ function shutdownGraceMs(env: NodeJS.ProcessEnv): number {
   return ms;
 }
 
-/** Whether the prebuilt bundle exists; otherwise workflows are bundled on the fly (development only). */
-export function workflowSource(log: (line: string) => void): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+/**
+ * The workflow code and the interceptors: the prebuilt bundle (which carries the workflow interceptors), or, when it
+ * is missing, workflows bundled on the fly (development only).
+ */
+export function workflowSource(
+  log: (line: string) => void,
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors'> {
+  const activity = [stepInterceptors];
   if (existsSync(BUNDLE_PATH) && process.env.PIPECTL_BUNDLE_ON_THE_FLY !== '1') {
-    return { workflowBundle: { codePath: BUNDLE_PATH } };
+    return { workflowBundle: { codePath: BUNDLE_PATH }, interceptors: { activity } };
   }
   log(
     `No prebuilt workflow bundle at ${BUNDLE_PATH}: bundling workflows on the fly (run \`npm run build\` for production)`,
   );
-  return { workflowsPath: require.resolve('../workflows') };
+  return {
+    workflowsPath: require.resolve('../workflows'),
+    interceptors: { activity, workflowModules: [WORKFLOW_INTERCEPTORS] },
+  };
 }
 
 /**
@@ -65,7 +79,11 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
   const { settings, catalog } = options;
   const log = options.log ?? (() => undefined);
   const env = options.env ?? process.env;
-  installWorkerLogging(env);
+  const metrics =
+    options.metricsPort !== undefined
+      ? { host: env.PIPECTL_METRICS_HOST || '0.0.0.0', port: options.metricsPort }
+      : metricsEndpointOf(env);
+  installWorkerRuntime(env, metrics);
   let embedded = options.embedded;
   let ownsEmbedded = false;
   const configured = configuredConnections(env);
@@ -110,6 +128,7 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
   );
   return {
     workers,
+    ...(metrics ? { metrics } : {}),
     async run() {
       try {
         await Promise.all(workers.map((w) => w.run()));

@@ -13,23 +13,37 @@ export function registerWorker(program: Command): void {
         throw new Error(`--max-concurrent-activities must be a positive integer, got ${v}`);
       return n;
     })
-    .action(async (opts: { dir?: string; taskQueue?: string[]; maxConcurrentActivities?: number }) => {
-      const { catalogFor, commandSettings } = await import('../context');
-      const { createPipectlWorker } = await import('../../workers/worker');
-      const s = commandSettings(opts);
-      const catalog = catalogFor(s);
-      const log = (line: string) => process.stderr.write(`${line}\n`);
-      const worker = await createPipectlWorker({
-        settings: s,
-        catalog,
-        log,
-        ...(opts.taskQueue ? { taskQueues: opts.taskQueue } : {}),
-        ...(opts.maxConcurrentActivities ? { maxConcurrentActivities: opts.maxConcurrentActivities } : {}),
-      });
-      log(
-        `worker polling ${worker.workers.map((w) => w.options.taskQueue).join(', ')} on ${s.temporalAddress} (${catalog.pipelines.size} pipelines); Ctrl-C to stop`,
-      );
-      await worker.run();
-      log('worker stopped');
-    });
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics on this port at /metrics (default: $PIPECTL_METRICS_PORT; none when unset)',
+      (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 65535)
+          throw new Error(`--metrics-port must be a port number, got ${v}`);
+        return n;
+      },
+    )
+    .action(
+      async (opts: { dir?: string; taskQueue?: string[]; maxConcurrentActivities?: number; metricsPort?: number }) => {
+        const { catalogFor, commandSettings } = await import('../context');
+        const { createPipectlWorker } = await import('../../workers/worker');
+        const s = commandSettings(opts);
+        const catalog = catalogFor(s);
+        const log = (line: string) => process.stderr.write(`${line}\n`);
+        const worker = await createPipectlWorker({
+          settings: s,
+          catalog,
+          log,
+          ...(opts.taskQueue ? { taskQueues: opts.taskQueue } : {}),
+          ...(opts.maxConcurrentActivities ? { maxConcurrentActivities: opts.maxConcurrentActivities } : {}),
+          ...(opts.metricsPort ? { metricsPort: opts.metricsPort } : {}),
+        });
+        if (worker.metrics) log(`worker metrics on http://${worker.metrics.host}:${worker.metrics.port}/metrics`);
+        log(
+          `worker polling ${worker.workers.map((w) => w.options.taskQueue).join(', ')} on ${s.temporalAddress} (${catalog.pipelines.size} pipelines); Ctrl-C to stop`,
+        );
+        await worker.run();
+        log('worker stopped');
+      },
+    );
 }
