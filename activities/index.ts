@@ -9,6 +9,7 @@ import { loadRows as loadPostgresRows, queryRows } from './postgres/steps';
 import type { Staging } from './staging';
 import { dagRunSucceeded } from './backfill';
 import { checkUpstreams } from './upstream';
+import { createNotifyActivities } from './notify';
 
 /** Error type when a worker does not know the pipeline a run names. */
 export const PIPELINE_NOT_FOUND = 'PipelineNotFound';
@@ -124,6 +125,7 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   return {
+    ...createNotifyActivities(),
     /** Reads the window's rows with the pipeline's extract. */
     async extractRows(req: StepRequest): Promise<StepData> {
       const spec = specOf(req.pipeline);

@@ -64,6 +64,7 @@ export function buildDagInput(
       runTimeoutMs: spec.timeouts.run,
       taskQueue: spec.taskQueue ?? defaultTaskQueue,
       hasTransform: run.hasTransform,
+      ...(run.notify ? { notify: run.notify } : {}),
     };
     const key = JSON.stringify(profile);
     let p = profileIndex.get(key);
@@ -78,6 +79,7 @@ export function buildDagInput(
     return [name, upstream[i]!, descendants[i]!, p];
   });
   const upstreamPollMs = options.upstreamPollMs ?? settings().upstreamPollMs;
+  const notify = group !== 'manual' ? catalog.groups.get(group)?.notify : undefined;
   return {
     window,
     kind,
@@ -87,6 +89,7 @@ export function buildDagInput(
     ...(waits.length > 0 ? { waits, upstreamPollMs } : {}),
     maxParallel: options.maxParallel ?? catalog.groups.get(group)?.maxParallel ?? settings().maxParallel,
     continueAsNewAfter: options.continueAsNewAfter ?? 500,
+    ...(notify?.length ? { notify } : {}),
   };
 }
 

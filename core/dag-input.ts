@@ -1,4 +1,5 @@
 import { NODE_STATES, type DagNode, type NodeError, type NodeState, type PackedStates } from './dag-plan';
+import type { NotifyTarget } from './pipeline-spec';
 import { pipelineWorkflowId, type RunKind, type StepRetry } from './run-input';
 import type { ResolvedSchedule } from './schedule';
 import type { Window } from './window';
@@ -10,6 +11,8 @@ export interface DagProfile {
   runTimeoutMs: number;
   taskQueue: string;
   hasTransform: boolean;
+  /** The pipeline's own notification targets, handed to its runs; absent when it sets none. */
+  notify?: NotifyTarget[];
 }
 
 /** Upstreams outside the DAG run (in another group) that a node waits for, and for how long at most. */
@@ -58,6 +61,8 @@ export interface DagRunInput {
   paused?: boolean;
   /** Pipelines paused inside the group, by name: skipped at the start of the run (with their downstream if chosen). */
   pausedPipelines?: Record<string, PausedPipeline>;
+  /** The group's notification targets (`schedule.notify`), sent once when the DAG run ends; absent when none. */
+  notify?: NotifyTarget[];
 }
 
 /**

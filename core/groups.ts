@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { PipelineGraph } from './graph';
-import type { PipelineSpec, ScheduleSpec } from './pipeline-spec';
+import type { NotifyTarget, PipelineSpec, ScheduleSpec } from './pipeline-spec';
 
 /** A schedule group. */
 export interface PipelineGroup {
@@ -18,6 +18,8 @@ export interface PipelineGroup {
   downstream: string[];
   /** Most pipeline runs at once, when the group sets it. */
   maxParallel?: number;
+  /** Notified at the end of each of the group's DAG runs, when the group sets it. */
+  notify?: NotifyTarget[];
 }
 
 /** A problem with groups, located at a pipeline. */
@@ -29,7 +31,7 @@ export interface GroupIssue {
 
 /** The schedule fields that decide when a group fires, in a fixed key order, for comparing schedules. */
 export function scheduleKey(schedule: ScheduleSpec): string {
-  const own = new Set(['group', 'maxParallel']);
+  const own = new Set(['group', 'maxParallel', 'notify']);
   const when = Object.entries(schedule).filter(([k, v]) => !own.has(k) && v !== undefined);
   return JSON.stringify(Object.fromEntries(when.sort(([a], [b]) => (a < b ? -1 : 1))));
 }
@@ -78,6 +80,7 @@ export function buildGroups(
     if (!existing) {
       const group: PipelineGroup = { name: groupName, schedule, scheduled: [name], downstream: [] };
       if (schedule.maxParallel !== undefined) group.maxParallel = schedule.maxParallel;
+      if (schedule.notify !== undefined) group.notify = schedule.notify;
       groups.set(groupName, group);
       groupOf.set(name, groupName);
       continue;
@@ -101,6 +104,17 @@ export function buildGroups(
         continue;
       }
       existing.maxParallel = schedule.maxParallel;
+    }
+    if (schedule.notify !== undefined) {
+      if (existing.notify !== undefined && JSON.stringify(existing.notify) !== JSON.stringify(schedule.notify)) {
+        issues.push({
+          pipeline: name,
+          field: 'schedule.notify',
+          message: `group '${groupName}' has another notify in '${existing.scheduled.find((p) => specs.get(p)!.spec.schedule?.notify !== undefined)}': set it on one pipeline of the group, or the same on each`,
+        });
+        continue;
+      }
+      existing.notify = schedule.notify;
     }
     existing.scheduled.push(name);
     groupOf.set(name, groupName);

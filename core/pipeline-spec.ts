@@ -194,6 +194,87 @@ function stepOrFunction<S extends z.ZodType, F>(schema: S, kinds: string, exampl
   });
 }
 
+/** When a notification is sent: after a failed run, after a successful one. */
+export const NotifyOutcome = z.enum(['failure', 'success']);
+export type NotifyOutcome = z.infer<typeof NotifyOutcome>;
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** An HTTP endpoint that receives a JSON POST when a run ends (Slack incoming webhooks read its `text`). */
+export const NotifyTarget = z
+  .object({
+    /** The endpoint, `http://` or `https://`. */
+    url: z.string({ error: 'url is required' }).refine(isHttpUrl, {
+      message: 'a notification url is an http:// or https:// URL, e.g. https://hooks.slack.com/services/…',
+    }),
+    /** Which outcomes are sent. Default: failures only. */
+    on: z
+      .array(NotifyOutcome, { error: "on is a list of 'failure' and 'success'" })
+      .min(1, "on needs at least one of 'failure', 'success' (remove the target to send nothing)")
+      .default(['failure']),
+    /** Extra request headers, e.g. `Authorization`. They are stored in the run's history: do not put secrets here. */
+    headers: z
+      .record(
+        z.string(),
+        z.string().refine((v) => !/[\r\n]/.test(v), { message: 'a header value is one line' }),
+      )
+      .superRefine((headers, ctx) => {
+        for (const name of Object.keys(headers)) {
+          if (!HEADER_NAME.test(name)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [name],
+              message: 'a header name is letters, digits and - (e.g. Authorization)',
+            });
+          }
+        }
+      })
+      .optional(),
+  })
+  .strict();
+export type NotifyTarget = z.infer<typeof NotifyTarget>;
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One notification target or a list of them, read into a list. Issues are reported at the field (`notify.url` for a
+ * single target, `notify.1.on` in a list), which a plain union of object and array would not do.
+ */
+const NotifyTargets = z.unknown().transform((value, ctx): NotifyTarget[] => {
+  const list = Array.isArray(value) ? (value as unknown[]) : [value];
+  const out: NotifyTarget[] = [];
+  list.forEach((item, i) => {
+    const at = Array.isArray(value) ? [i] : [];
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: at,
+        message: "a notification target is { url, on?: ['failure'], headers? }",
+      });
+      return;
+    }
+    const parsed = NotifyTarget.safeParse(item);
+    if (parsed.success) {
+      out.push(parsed.data);
+      return;
+    }
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys)
+          ctx.addIssue({ code: 'custom', message: 'unknown field', path: [...at, ...issue.path, key] });
+      } else ctx.addIssue({ code: 'custom', message: issue.message, path: [...at, ...issue.path] });
+    }
+  });
+  return out;
+}) as unknown as z.ZodType<NotifyTarget[], z.input<typeof NotifyTarget> | z.input<typeof NotifyTarget>[]>;
+
 const EVERY = /^(hourly|daily|weekly|monthly|quarterly|yearly|[1-9]\d*\s*(minutes?|hours?|days?|weeks?|months?))$/;
 const HOURS = z.array(z.number().int().min(0, 'hours run from 0 to 23').max(23, 'hours run from 0 to 23'));
 
@@ -260,6 +341,11 @@ export const ScheduleSpec = z
       .min(1, 'maxParallel must be at least 1')
       .max(1000, 'maxParallel is at most 1000')
       .optional(),
+    /**
+     * Notified once per DAG run of the group, when it ends, with a summary of its pipelines. Pipelines of a group
+     * share it: set it on one of them, or the same on each.
+     */
+    notify: NotifyTargets.optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -353,6 +439,8 @@ export const PipelineSpec = z
       .string()
       .regex(/^[A-Za-z0-9_.-]{1,200}$/, 'a task queue is letters, digits, _, . and -')
       .optional(),
+    /** Where to POST a JSON message when a run of this pipeline fails (or succeeds, with `on`). */
+    notify: NotifyTargets.optional(),
     /** Team or person who owns it. */
     owner: z.string().optional(),
     /** Free tags for search and grouping. */

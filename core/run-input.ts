@@ -1,4 +1,4 @@
-import type { PipelineSpec, Row } from './pipeline-spec';
+import type { NotifyTarget, PipelineSpec, Row } from './pipeline-spec';
 import type { Window } from './window';
 
 /** How a run was started; shown in the Web UI as the `RunKind` search attribute. */
@@ -31,6 +31,8 @@ export interface RunPipelineInput {
   retry: StepRetry;
   timeouts: { extractMs: number; transformMs: number; loadMs: number; heartbeatMs: number };
   hasTransform: boolean;
+  /** Where to send a notification when the run ends; absent when the pipeline sets none. */
+  notify?: NotifyTarget[];
 }
 
 /** Per-step outcome in a run's result and progress. */
@@ -80,5 +82,7 @@ export function toRunInput(spec: PipelineSpec, window: Window, kind: RunKind, gr
       heartbeatMs: t.heartbeat,
     },
     hasTransform: spec.transform !== undefined,
+    // Absent rather than empty, so the input of a pipeline without notifications is what it was before they existed.
+    ...(spec.notify?.length ? { notify: spec.notify } : {}),
   };
 }

@@ -27,7 +27,7 @@ import {
 } from '../core/dag-input';
 import { previousFiring, windowEndingAt } from '../core/schedule';
 import { dagDetails } from '../core/dag-details';
-import { DagPlan, type NodeError, type NodeState } from '../core/dag-plan';
+import { DagPlan, type NodeState } from '../core/dag-plan';
 import { formatDuration } from '../core/duration';
 import { pipelineWorkflowId, type RunPipelineInput } from '../core/run-input';
 import { describeWindow } from '../core/window';
@@ -38,24 +38,13 @@ import {
   WINDOW_START,
 } from '../temporal-config/search-attributes';
 import { dagStateQuery, pauseSignal, resumeSignal, retryNodeUpdate, skipNodeUpdate } from './definitions';
-import { runPipeline } from './run-pipeline';
+import { failureOf, runPipeline, sendNotifications } from './run-pipeline';
+
+/** Most failed pipelines (with their errors) a group notification lists. */
+const MAX_NOTIFIED_FAILURES = 100;
 
 /** Error type of a node whose upstream in another group did not succeed for the window in time. */
 export const UPSTREAM_LATE = 'UpstreamLate';
-
-/** The innermost failure's type and message, for a node's status. */
-function failureOf(err: unknown): NodeError {
-  let cur: unknown = err;
-  let step = '';
-  let last: NodeError = { type: 'Error', message: String(err) };
-  while (cur instanceof Error) {
-    if (cur instanceof ActivityFailure && cur.activityType) step = `${cur.activityType}: `;
-    const type = cur instanceof ApplicationFailure ? (cur.type ?? 'Error') : cur.name;
-    last = { type, message: `${step}${cur.message}` };
-    cur = cur.cause;
-  }
-  return last;
-}
 
 /**
  * A DAG run: runs each pipeline as a child `runPipeline` once all its upstreams succeeded (or were skipped), at most
@@ -63,7 +52,7 @@ function failureOf(err: unknown): NodeError {
  * waits, durably and at most its timeout, for their successful runs covering the window. A failure blocks only its
  * downstream (`upstream_failed`); independent branches go on. It can be paused and resumed, told to retry or skip a
  * node, and queried while it runs. Large DAGs continue as new after `continueAsNewAfter` child runs, carrying their
- * state packed.
+ * state packed. When it ends (not when cancelled), the group's notification targets get a summary of its pipelines.
  */
 export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise<DagRunSnapshot> {
   const input = start.window ? start : scheduledInput(start);
@@ -152,6 +141,7 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
       retry: profile.retry,
       timeouts: profile.timeouts,
       hasTransform: profile.hasTransform,
+      ...(profile.notify ? { notify: profile.notify } : {}),
     };
     try {
       const child = await startChild(runPipeline, {
@@ -257,6 +247,25 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
   const counts = plan.counts();
   const failed = counts.failed + counts.upstream_failed + counts.cancelled;
   status = failed > 0 ? 'failed' : 'succeeded';
+  // Only a run that ends notifies: a run that continues as new has not ended, and a cancelled one tells nobody.
+  await sendNotifications(input.notify, input.group, {
+    group: input.group,
+    window: input.window,
+    outcome: failed > 0 ? 'failure' : 'success',
+    rowsLoaded: plan.rowsLoaded.reduce((sum: number, r) => sum + Math.max(0, r), 0),
+    summary: {
+      total: plan.size,
+      counts,
+      // Bounded, so a huge DAG's notification stays far below Temporal's payload limit; `counts` has the total.
+      failed: plan.names
+        .flatMap((name, i) => (plan.state[i] === 'failed' ? [{ pipeline: name, error: plan.errors.get(i) }] : []))
+        .slice(0, MAX_NOTIFIED_FAILURES)
+        .map(({ pipeline, error }) => ({
+          pipeline,
+          error: { type: error?.type ?? 'Error', message: (error?.message ?? '').slice(0, 1_000) },
+        })),
+    },
+  });
   if (failed > 0) {
     const names = plan.names.filter((_, i) => plan.state[i] === 'failed');
     const shown = names.length > 10 ? [...names.slice(0, 10), `and ${names.length - 10} more`] : names;

@@ -21,14 +21,16 @@ type Outcome = 'succeeded' | 'failed' | 'cancelled';
  * window and run kind, read from the run's search attributes (a scheduled DAG run sets its window once it knows it).
  */
 function runAttributes(): Record<string, string> {
-  const sa = workflowInfo().typedSearchAttributes;
+  const info = workflowInfo();
+  const sa = info.typedSearchAttributes;
   const out: Record<string, string> = {};
   const pipeline = sa.get(PIPELINE_NAME);
   const group = sa.get(PIPELINE_GROUP);
   const start = sa.get(WINDOW_START);
   const end = sa.get(WINDOW_END);
   const kind = sa.get(RUN_KIND);
-  if (pipeline) out.pipeline = pipeline;
+  // A DAG run carries its first pipeline's name for the Web UI's filters: that is not the pipeline of its logs.
+  if (pipeline && info.workflowType === 'runPipeline') out.pipeline = pipeline;
   if (group) out.group = group;
   if (start) out.windowStart = start.toISOString();
   if (end) out.windowEnd = end.toISOString();

@@ -1,5 +1,8 @@
 import {
   ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
   log,
   patched,
   proxyActivities,
@@ -8,8 +11,61 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { NotificationRequest } from '../activities/notify';
+import type { NodeError } from '../core/dag-plan';
+import type { NotifyTarget } from '../core/pipeline-spec';
 import type { RunPipelineInput, RunPipelineResult, StepData, StepProgress } from '../core/run-input';
 import { progressQuery } from './definitions';
+
+/** The innermost failure's type and message, prefixed by the step (activity) that failed. */
+export function failureOf(err: unknown): NodeError {
+  let cur: unknown = err;
+  let step = '';
+  let last: NodeError = { type: 'Error', message: String(err) };
+  while (cur instanceof Error) {
+    if (cur instanceof ActivityFailure && cur.activityType) step = `${cur.activityType}: `;
+    const type = cur instanceof ApplicationFailure ? (cur.type ?? 'Error') : cur.name;
+    last = { type, message: `${step}${cur.message}` };
+    cur = cur.cause;
+  }
+  return last;
+}
+
+/**
+ * Sends a run's outcome to every target that asked for it, each by its own activity with retries. Never throws: a
+ * notification that cannot be delivered is logged and the run ends as it would have without it. Sends nothing (and
+ * so adds nothing to the history) when no target asked for this outcome.
+ */
+export async function sendNotifications(
+  targets: NotifyTarget[] | undefined,
+  label: string,
+  about: Omit<NotificationRequest, 'target'>,
+): Promise<void> {
+  const wanted = (targets ?? []).filter((t) => t.on.includes(about.outcome));
+  if (wanted.length === 0) return;
+  const { sendNotification } = proxyActivities<Activities>({
+    startToCloseTimeout: 10_000,
+    retry: { maximumAttempts: 5, initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 30_000 },
+    summary: `notify · ${label} · ${about.outcome}`,
+  });
+  await Promise.all(
+    wanted.map((target) =>
+      sendNotification({ ...about, target }).catch((err: unknown) => {
+        log.warn('notification not delivered; gave up', {
+          endpoint: originOf(target.url),
+          outcome: about.outcome,
+          error: failureOf(err).message,
+        });
+      }),
+    ),
+  );
+}
+
+/** A URL's scheme, host and port, for logs: a webhook's path is often its secret. */
+function originOf(url: string): string {
+  const m = /^[a-z]+:\/\/[^/?#]*/i.exec(url);
+  return m ? m[0].replace(/\/\/[^@/]*@/, '//') : 'the endpoint';
+}
 
 type StepName = 'extract' | 'transform' | 'load';
 
@@ -50,7 +106,8 @@ function proxies(input: RunPipelineInput) {
 
 /**
  * One pipeline run: extract → transform → load as activities, for one window. Large step results travel as
- * references to staged data; the staged data is dropped when the run succeeds.
+ * references to staged data; the staged data is dropped when the run succeeds. When it ends, its outcome is sent to
+ * the pipeline's notification targets that asked for it; a notification never changes the run's outcome.
  */
 export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineResult> {
   const acts = proxies(input);
@@ -67,13 +124,13 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
     ...(current ? { current } : {}),
   }));
 
-  /** The Web UI's current details: each step's state and rows. */
+  /** The Web UI's current details (rendered as markdown): each step's state and rows, one list item per step. */
   const showSteps = () =>
     setCurrentDetails(
       (['extract', 'transform', 'load'] as const)
         .map((name) => {
           const p = steps[name];
-          return `${name}: ${p.state}${p.rows !== undefined ? ` · ${p.rows} rows` : ''}${p.staged ? ' (staged)' : ''}`;
+          return `- ${name}: ${p.state}${p.rows !== undefined ? ` · ${p.rows} rows` : ''}${p.staged ? ' (staged)' : ''}`;
         })
         .join('\n'),
     );
@@ -107,32 +164,49 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
   }
   const count = (d: StepData) => d.rowCount;
   const isStaged = (d: StepData) => d.kind === 'staged';
+  const notify = (about: Omit<NotificationRequest, 'target' | 'pipeline' | 'window'>) =>
+    sendNotifications(input.notify, input.pipeline, { pipeline: input.pipeline, window: input.window, ...about });
 
-  const extracted = await run('extract', () => acts.extract.extractRows(request), count, isStaged);
-  const transformed = input.hasTransform
-    ? await run(
-        'transform',
-        () => acts.transform(extracted.rowCount).transformRows({ ...request, data: extracted }),
-        count,
-        isStaged,
-      )
-    : extracted;
-  const loaded = await run(
-    'load',
-    () => acts.load(transformed.rowCount).loadRows({ ...request, data: transformed }),
-    (r) => r.rows,
-  );
-  if (extracted.kind === 'staged' || transformed.kind === 'staged') {
-    await acts.cleanup.dropStaged({ workflowId: workflowInfo().workflowId });
+  /** The steps in order; the run's outcome. */
+  async function runSteps(): Promise<RunPipelineResult> {
+    const extracted = await run('extract', () => acts.extract.extractRows(request), count, isStaged);
+    const transformed = input.hasTransform
+      ? await run(
+          'transform',
+          () => acts.transform(extracted.rowCount).transformRows({ ...request, data: extracted }),
+          count,
+          isStaged,
+        )
+      : extracted;
+    const loaded = await run(
+      'load',
+      () => acts.load(transformed.rowCount).loadRows({ ...request, data: transformed }),
+      (r) => r.rows,
+    );
+    if (extracted.kind === 'staged' || transformed.kind === 'staged') {
+      await acts.cleanup.dropStaged({ workflowId: workflowInfo().workflowId });
+    }
+    log.info('pipeline run succeeded', { pipeline: input.pipeline, rowsLoaded: loaded.rows });
+    if (loaded.replayed) log.info('the load had already committed in an earlier attempt; it was not repeated');
+    return {
+      pipeline: input.pipeline,
+      window: input.window,
+      rowsExtracted: extracted.rowCount,
+      rowsLoaded: loaded.rows,
+      loadReplayed: loaded.replayed,
+      steps,
+    };
   }
-  log.info('pipeline run succeeded', { pipeline: input.pipeline, rowsLoaded: loaded.rows });
-  if (loaded.replayed) log.info('the load had already committed in an earlier attempt; it was not repeated');
-  return {
-    pipeline: input.pipeline,
-    window: input.window,
-    rowsExtracted: extracted.rowCount,
-    rowsLoaded: loaded.rows,
-    loadReplayed: loaded.replayed,
-    steps,
-  };
+
+  let result: RunPipelineResult;
+  try {
+    result = await runSteps();
+  } catch (err) {
+    // A cancelled run is neither a failure nor a success: nobody is told. Any other failure is sent, then the run
+    // fails with its own error, whatever became of the notification.
+    if (!isCancellation(err)) await notify({ outcome: 'failure', error: failureOf(err) });
+    throw err;
+  }
+  await notify({ outcome: 'success', rowsLoaded: result.rowsLoaded });
+  return result;
 }

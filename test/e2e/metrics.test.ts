@@ -158,6 +158,11 @@ test('worker logs are JSON lines carrying the pipeline, the window and the workf
     runKind: 'manual',
   });
 
+  // A DAG run's lines carry its group and window, and no pipeline of their own.
+  const dag = lines.find((l) => l.workflowType === 'dagRun' && l.msg === 'Workflow failed');
+  expect(dag).toMatchObject({ group: 'manual', windowStart: '2031-01-06T00:00:00.000Z', runKind: 'manual' });
+  expect(dag).not.toHaveProperty('pipeline');
+
   // The SDK's log line of a failed step attempt carries the same.
   const failed = lines.find((l) => l.activityType === 'extractRows' && l.pipeline === 'doomed' && l.level === 'warn');
   expect(failed).toMatchObject({

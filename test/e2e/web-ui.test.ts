@@ -157,8 +157,10 @@ test('a run’s page says what it is: its summary, its details, its steps’ sta
   await page.getByText('load · ui_orders · 2 rows', { exact: true }).waitFor();
   // Current details come from a query the worker answers, closed run or not: each step's state and rows.
   const current = page.locator('iframe[title="output"]').nth(2).contentFrame();
-  await current.getByText('extract: succeeded · 2 rows').waitFor();
-  await current.getByText('load: succeeded · 2 rows').waitFor();
+  // Rendered as markdown: one list item per step.
+  await current.getByText('extract: succeeded · 2 rows', { exact: true }).waitFor();
+  await current.getByText('transform: skipped', { exact: true }).waitFor();
+  await current.getByText('load: succeeded · 2 rows', { exact: true }).waitFor();
   const shot = screenshotPath('run');
   await page.screenshot({ path: shot, fullPage: true });
   process.stdout.write(`Web UI run screenshot: ${shot}\n`);

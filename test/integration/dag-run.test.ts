@@ -138,7 +138,9 @@ test('the Web UI sees a node table in the DAG run details, step rows in each run
 
   const child = client.workflow.getHandle(result.nodes.db!.workflowId!);
   const childMeta = await child.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
-  expect(childMeta.currentDetails).toBe('extract: succeeded · 1 rows\ntransform: skipped\nload: succeeded · 1 rows');
+  expect(childMeta.currentDetails).toBe(
+    '- extract: succeeded · 1 rows\n- transform: skipped\n- load: succeeded · 1 rows',
+  );
   const summaries: string[] = [];
   for (const e of (await child.fetchHistory()).events ?? []) {
     const summary = e.activityTaskScheduledEventAttributes ? e.userMetadata?.summary : undefined;

@@ -1,4 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -249,5 +251,23 @@ describeIf('recording replay histories', () => {
     await handle.signal(resumeBackfillSignal);
     await handle.result();
     await save('backfill-pause-continue-as-new', handle);
+  });
+
+  test('runPipeline: a failure notified to an HTTP endpoint', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200).end('ok'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+      const spec = { ...catalog.pipelines.get('rec_broken')!.spec, notify: [{ url, on: ['failure' as const] }] };
+      failing.set('rec_broken', 'nonretryable');
+      const notified = await startPipelineRun(client, spec, nextWindow(), 'manual', queue);
+      await closed(notified);
+      await save('run-pipeline-notify-failure', notified);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

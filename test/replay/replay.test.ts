@@ -23,6 +23,7 @@ test('the recorded set covers every workflow type and control path', () => {
       'run-pipeline-success',
       'run-pipeline-retried-step',
       'run-pipeline-failure',
+      'run-pipeline-notify-failure',
       'dag-run-failure',
       'dag-run-retry-node',
       'dag-run-skip-node',
