@@ -19,6 +19,10 @@ import {
   type DesiredSchedule,
 } from '../temporal-config/schedules';
 import { buildDagInput } from './dag';
+import { mapConcurrently } from './concurrency';
+
+/** Schedule calls in flight at once: describes and updates each run a query or update on the server. */
+const SERVER_CONCURRENCY = 16;
 
 /** What `pipectl sync` does with one Schedule. `keep`: owned but no longer defined, left alone without `--prune`. */
 export type SyncAction = 'create' | 'update' | 'unchanged' | 'delete' | 'keep' | 'foreign';
@@ -105,8 +109,8 @@ export async function planSync(
   options: { prune: boolean },
 ): Promise<SyncPlan> {
   const desired = desiredSchedules(catalog, taskQueue);
-  const entries: PlanEntry[] = [];
-  for (const [group, want] of desired) {
+  // Each describe asks the Schedule's own workflow on the server: many at once, in the order of the groups.
+  const entries: PlanEntry[] = await mapConcurrently([...desired], SERVER_CONCURRENCY, async ([group, want]) => {
     const g = catalog.groups.get(group)!;
     const base = {
       group,
@@ -115,22 +119,18 @@ export async function planSync(
       pipelines: groupMembers(g),
     };
     const current = await describeOrUndefined(client, want.scheduleId);
-    if (!current) {
-      entries.push({ ...base, action: 'create' });
-    } else if (!isOwnedSchedule({ scheduleId: want.scheduleId, memo: current.memo })) {
-      entries.push({ ...base, action: 'foreign', paused: current.state.paused });
-    } else {
-      const changes = changesOf(current, want);
-      const members = new Set(want.pipelines);
-      const pausedInside = Object.keys(pausedPipelinesOf(current.action)).filter((n) => members.has(n));
-      const state = { paused: current.state.paused, ...(pausedInside.length ? { pausedPipelines: pausedInside } : {}) };
-      entries.push(
-        changes === 'same'
-          ? { ...base, action: 'unchanged', ...state }
-          : { ...base, action: 'update', changes, ...state },
-      );
+    if (!current) return { ...base, action: 'create' };
+    if (!isOwnedSchedule({ scheduleId: want.scheduleId, memo: current.memo })) {
+      return { ...base, action: 'foreign', paused: current.state.paused };
     }
-  }
+    const changes = changesOf(current, want);
+    const members = new Set(want.pipelines);
+    const pausedInside = Object.keys(pausedPipelinesOf(current.action)).filter((n) => members.has(n));
+    const state = { paused: current.state.paused, ...(pausedInside.length ? { pausedPipelines: pausedInside } : {}) };
+    return changes === 'same'
+      ? { ...base, action: 'unchanged', ...state }
+      : { ...base, action: 'update', changes, ...state };
+  });
   for await (const summary of client.schedule.list()) {
     if (!isOwnedSchedule(summary)) continue;
     const group = ownedGroup(summary);
@@ -175,53 +175,53 @@ async function update(client: Client, want: DesiredSchedule): Promise<'done' | '
   }
 }
 
-/** Applies a plan. Creation that races with another sync falls back to an update check. */
+/** Applies a plan, many Schedules at once. Creation that races with another sync falls back to an update check. */
 export async function applySync(client: Client, plan: SyncPlan): Promise<SyncResult[]> {
-  const results: SyncResult[] = [];
-  for (const entry of plan.entries) {
-    const want = plan.desired.get(entry.group);
-    const result = (outcome: SyncResult['outcome']) =>
-      results.push({ scheduleId: entry.scheduleId, action: entry.action, outcome });
-    switch (entry.action) {
-      case 'create': {
-        try {
-          await client.schedule.create(want!.options);
-          result('done');
-        } catch (err) {
-          if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-          const current = await describeOrUndefined(client, entry.scheduleId);
-          if (current && !isOwnedSchedule({ scheduleId: entry.scheduleId, memo: current.memo })) result('skipped');
-          else result(await update(client, want!));
-        }
-        break;
-      }
-      case 'update':
-        result(await update(client, want!));
-        break;
-      case 'delete': {
-        // Checked again just before deleting: never delete a Schedule pipectl does not own.
+  return mapConcurrently(plan.entries, SERVER_CONCURRENCY, async (entry) => ({
+    scheduleId: entry.scheduleId,
+    action: entry.action,
+    outcome: await applyEntry(client, plan.desired.get(entry.group), entry),
+  }));
+}
+
+/** Applies one entry of a plan. */
+async function applyEntry(
+  client: Client,
+  want: DesiredSchedule | undefined,
+  entry: PlanEntry,
+): Promise<SyncResult['outcome']> {
+  switch (entry.action) {
+    case 'create': {
+      try {
+        await client.schedule.create(want!.options);
+        return 'done';
+      } catch (err) {
+        if (!(err instanceof ScheduleAlreadyRunning)) throw err;
         const current = await describeOrUndefined(client, entry.scheduleId);
-        if (!current) result('unchanged');
-        else if (!isOwnedSchedule({ scheduleId: entry.scheduleId, memo: current.memo })) result('skipped');
-        else {
-          await client.schedule
-            .getHandle(entry.scheduleId)
-            .delete()
-            .catch((err: unknown) => {
-              if (!(err instanceof ScheduleNotFoundError)) throw err;
-            });
-          result('done');
-        }
-        break;
+        if (current && !isOwnedSchedule({ scheduleId: entry.scheduleId, memo: current.memo })) return 'skipped';
+        return update(client, want!);
       }
-      case 'unchanged':
-        result('unchanged');
-        break;
-      default:
-        result('skipped');
     }
+    case 'update':
+      return update(client, want!);
+    case 'delete': {
+      // Checked again just before deleting: never delete a Schedule pipectl does not own.
+      const current = await describeOrUndefined(client, entry.scheduleId);
+      if (!current) return 'unchanged';
+      if (!isOwnedSchedule({ scheduleId: entry.scheduleId, memo: current.memo })) return 'skipped';
+      await client.schedule
+        .getHandle(entry.scheduleId)
+        .delete()
+        .catch((err: unknown) => {
+          if (!(err instanceof ScheduleNotFoundError)) throw err;
+        });
+      return 'done';
+    }
+    case 'unchanged':
+      return 'unchanged';
+    default:
+      return 'skipped';
   }
-  return results;
 }
 
 /** Counts of a plan's actions, for the summary line. */
