@@ -17,6 +17,8 @@ export default tseslint.config(
       '.pipectl/**',
       'coverage/**',
       'bench/results/**',
+      'bench/.peers/**',
+      'test/artifacts/**',
       'bin/**',
       'jest.config.js',
       'test/**/*.js',
@@ -47,7 +49,7 @@ export default tseslint.config(
   },
   {
     // The workflow boundary: what the sandbox cannot run never reaches workflows/.
-    files: ['workflows/**/*.ts'],
+    files: ['workflows/**/*.ts', 'bench/raw/workflows.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',

@@ -185,8 +185,8 @@ export class Cleanup {
   }
 }
 
-/** What a benchmark runs against: a private server, PostgreSQL and worker, and a client of the server. */
-export interface BenchStack {
+/** A private Temporal dev server with a fresh SQLite file, and a client of it. */
+export interface ServerStack {
   /** The temporary folder holding the SQLite file, the server log and PostgreSQL's data. */
   stateDir: string;
   /** The server's SQLite file. */
@@ -194,19 +194,22 @@ export interface BenchStack {
   /** The server's process ID, when its pid file says. */
   serverPid?: number;
   metricsPort: number;
+  /** The server's frontend address (`127.0.0.1:<port>`), for workers that connect on their own. */
+  address: string;
   client: Client;
+}
+
+/** What a benchmark runs against: a private server, PostgreSQL and worker, and a client of the server. */
+export interface BenchStack extends ServerStack {
   /** Settles with a reason if the worker stops before the benchmark is done with it. */
   workerStopped: Promise<string>;
 }
 
 /**
- * Starts a dev server with a fresh SQLite file and an embedded PostgreSQL (the worker's staging connection) in a
- * temporary folder, and an in-process worker for `catalog` on `taskQueue`; each is registered with `cleanup`.
+ * Starts a dev server with a fresh SQLite file in a temporary folder, and a client of it; each is registered with
+ * `cleanup`. No worker: a benchmark that brings its own (the raw Temporal baseline) starts it on `address`.
  */
-export async function startBenchStack(
-  options: { catalog: Catalog; taskQueue: string; keep: boolean },
-  cleanup: Cleanup,
-): Promise<BenchStack> {
+export async function startServerStack(options: { keep: boolean }, cleanup: Cleanup): Promise<ServerStack> {
   const stateDir = mkdtempSync(join(tmpdir(), 'pipectl-bench-'));
   // PostgreSQL runs as its own user when the benchmark runs as root: it must be able to reach its data folder.
   chmodSync(stateDir, 0o755);
@@ -214,17 +217,10 @@ export async function startBenchStack(
     if (options.keep) log(`kept ${stateDir}`);
     else rmSync(stateDir, { recursive: true, force: true });
   });
-  const [port, uiPort, httpPort, metricsPort, pgPort] = await Promise.all([
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-  ]);
-  const baseEnv: NodeJS.ProcessEnv = { ...process.env, PIPECTL_STATE_DIR: stateDir };
+  const [port, uiPort, httpPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const server = await startDevServer({
     stateDir,
-    cacheDir: readSettings(baseEnv).cacheDir,
+    cacheDir: readSettings({ ...process.env, PIPECTL_STATE_DIR: stateDir }).cacheDir,
     port,
     uiPort,
     httpPort,
@@ -239,14 +235,37 @@ export async function startBenchStack(
     : undefined;
   log(`server metrics while it runs: http://127.0.0.1:${metricsPort}/metrics`);
 
+  const connection = await Connection.connect({ address: server.address });
+  cleanup.add('close the client connection', () => connection.close());
+  return {
+    stateDir,
+    dbFile: join(stateDir, 'temporal.sqlite'),
+    ...(serverPid !== undefined ? { serverPid } : {}),
+    metricsPort,
+    address: server.address,
+    client: new Client({ connection, namespace: 'default' }),
+  };
+}
+
+/**
+ * Starts a dev server with a fresh SQLite file and an embedded PostgreSQL (the worker's staging connection) in a
+ * temporary folder, and an in-process worker for `catalog` on `taskQueue`; each is registered with `cleanup`.
+ */
+export async function startBenchStack(
+  options: { catalog: Catalog; taskQueue: string; keep: boolean },
+  cleanup: Cleanup,
+): Promise<BenchStack> {
+  const stack = await startServerStack(options, cleanup);
+  const { stateDir } = stack;
   // The worker adds the staging connection to the ones it needs even when no step stages data (no-op steps return
   // nothing, which travels inline), and would otherwise start PostgreSQL in .pipectl/ on the shared port 55432.
-  const pg = await startEmbeddedPostgres({ dataDir: join(stateDir, 'postgres'), port: pgPort, log });
+  const pg = await startEmbeddedPostgres({ dataDir: join(stateDir, 'postgres'), port: await freePort(), log });
   cleanup.add('stop the embedded PostgreSQL', () => pg.stop());
 
   const env: NodeJS.ProcessEnv = {
-    ...baseEnv,
-    TEMPORAL_ADDRESS: server.address,
+    ...process.env,
+    PIPECTL_STATE_DIR: stateDir,
+    TEMPORAL_ADDRESS: stack.address,
     TEMPORAL_NAMESPACE: 'default',
     PIPECTL_TASK_QUEUE: options.taskQueue,
     PIPECTL_LOG_LEVEL: process.env.PIPECTL_LOG_LEVEL ?? 'WARN',
@@ -268,18 +287,7 @@ export async function startBenchStack(
     () => 'the worker stopped (a signal?)',
     (err: unknown) => `the worker failed: ${(err as Error).message}`,
   );
-
-  const connection = await Connection.connect({ address: server.address });
-  cleanup.add('close the client connection', () => connection.close());
-  const client = new Client({ connection, namespace: 'default' });
-  return {
-    stateDir,
-    dbFile: join(stateDir, 'temporal.sqlite'),
-    ...(serverPid !== undefined ? { serverPid } : {}),
-    metricsPort,
-    client,
-    workerStopped,
-  };
+  return { ...stack, workerStopped };
 }
 
 export const mib = (b: number) => `${(b / 1024 / 1024).toFixed(2)} MiB`;

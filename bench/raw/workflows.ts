@@ -1,0 +1,114 @@
+/**
+ * The raw Temporal baseline of the DAG benchmarks: the least Temporal TypeScript code that does what a pipectl DAG run
+ * does for no-op pipelines, so `npm run bench` can report pipectl's overhead over Temporal itself.
+ *
+ * It mirrors pipectl's shape, not its features: a parent workflow starts each node as a child workflow once every
+ * upstream completed, at most `maxParallel` at a time, and continues as new after `continueAsNewAfter` child starts
+ * (pipectl's `dagRun` does, 500 by default, to bound its history); each child runs two activities, extract then load,
+ * with the retry policy and timeouts of a default pipectl pipeline. There is no query, signal, pause, retry, skip,
+ * search attribute, summary, notification or progress detail, and ready nodes start first come, first served (pipectl
+ * starts those with the most descendants first).
+ */
+import { condition, continueAsNew, proxyActivities, startChild } from '@temporalio/workflow';
+import type { RawActivities } from './activities';
+
+/** Input of {@link rawDag}. */
+export interface RawDagInput {
+  /** Node names; a child's workflow ID is `<idPrefix>/<name>`. */
+  names: string[];
+  /** Upstream node indices, per node. */
+  upstream: number[][];
+  /** Most children running at once. */
+  maxParallel: number;
+  /** Child starts one workflow run makes before it continues as new. */
+  continueAsNewAfter: number;
+  idPrefix: string;
+  /** Carried through continue-as-new: indices of the nodes that completed. */
+  done?: number[];
+  /** Carried through continue-as-new: indices of the nodes that failed. */
+  failed?: number[];
+}
+
+/** What {@link rawDag} returns: how many children completed, and the nodes that failed (none ran downstream of them). */
+export interface RawDagResult {
+  succeeded: number;
+  failed: string[];
+}
+
+/** Input of {@link rawNode}. */
+export interface RawNodeInput {
+  node: string;
+}
+
+// A default pipectl pipeline's step options: 30 min per attempt, 60 s heartbeat timeout, 3 attempts from 5 s doubling.
+const { extract, load } = proxyActivities<RawActivities>({
+  startToCloseTimeout: 30 * 60_000,
+  heartbeatTimeout: 60_000,
+  retry: { maximumAttempts: 3, initialInterval: 5_000, backoffCoefficient: 2 },
+});
+
+/** A no-op pipeline run: extract, then load what it extracted; returns the rows loaded. */
+export async function rawNode(input: RawNodeInput): Promise<number> {
+  const rows = await extract({ node: input.node });
+  return load({ node: input.node, rows });
+}
+
+/** A DAG run: each node as a child {@link rawNode} once its upstreams completed, at most `maxParallel` at once. */
+export async function rawDag(input: RawDagInput): Promise<RawDagResult> {
+  const n = input.names.length;
+  // 1 completed, 2 failed.
+  const done = new Uint8Array(n);
+  for (const i of input.done ?? []) done[i] = 1;
+  for (const i of input.failed ?? []) done[i] = 2;
+  const children: number[][] = input.names.map(() => []);
+  const unmet = new Array<number>(n).fill(0);
+  input.upstream.forEach((ups, i) => {
+    for (const u of ups) {
+      children[u]!.push(i);
+      if (done[u] !== 1) unmet[i]!++;
+    }
+  });
+  const ready: number[] = [];
+  for (let i = 0; i < n; i++) if (!done[i] && unmet[i] === 0) ready.push(i);
+  let next = 0;
+  let running = 0;
+  let started = 0;
+  let dirty = false;
+
+  async function runNode(i: number): Promise<void> {
+    const name = input.names[i]!;
+    try {
+      const child = await startChild(rawNode, { workflowId: `${input.idPrefix}/${name}`, args: [{ node: name }] });
+      await child.result();
+      done[i] = 1;
+      for (const c of children[i]!) if (--unmet[c]! === 0) ready.push(c);
+    } catch {
+      done[i] = 2;
+    } finally {
+      running--;
+      dirty = true;
+    }
+  }
+
+  for (;;) {
+    while (running < input.maxParallel && started < input.continueAsNewAfter && next < ready.length) {
+      running++;
+      started++;
+      void runNode(ready[next++]!);
+    }
+    if (running === 0) {
+      if (next < ready.length) {
+        // Every child has finished: hand the outcomes to a fresh run so the history stays small.
+        const carried = (code: number) => input.names.flatMap((_, i) => (done[i] === code ? [i] : []));
+        await continueAsNew<typeof rawDag>({ ...input, done: carried(1), failed: carried(2) });
+      }
+      break;
+    }
+    dirty = false;
+    await condition(() => dirty);
+  }
+  return {
+    succeeded: done.filter((d) => d === 1).length,
+    failed: input.names.filter((_, i) => done[i] === 2),
+  };
+}

@@ -1,0 +1,80 @@
+import { judgeGoals, markdownReport, overheadPlot } from '../../bench/report';
+import type { ScenarioResult, SystemResult } from '../../bench/scenario';
+
+const at = '2026-11-21T00:00:00.000Z';
+const sys = (system: SystemResult['system'], figures: Record<string, number>, setup?: string): SystemResult => ({
+  system,
+  ok: true,
+  figures,
+  ...(setup ? { setup } : {}),
+});
+const chain = (nodes: number, results: SystemResult[]): ScenarioResult => ({
+  scenario: 'chain',
+  size: { nodes },
+  startedAt: at,
+  results,
+});
+
+const scenarios: ScenarioResult[] = [
+  chain(10, [sys('pipectl', { wallMs: 1000, perNodeMs: 100 }), sys('temporal', { wallMs: 900, perNodeMs: 90 })]),
+  chain(100, [
+    sys('pipectl', { wallMs: 12_000, perNodeMs: 120 }),
+    sys('temporal', { wallMs: 10_000, perNodeMs: 100 }),
+    sys('airflow', { wallMs: 150_000, perNodeMs: 1500 }),
+    sys('dagster', { wallMs: 480_000, perNodeMs: 4800 }, 'multiprocess'),
+    sys('dagster', { wallMs: 10_000, perNodeMs: 100 }, 'in_process'),
+  ]),
+  { scenario: 'sync', size: { pipelines: 50 }, startedAt: at, results: [sys('pipectl', { noopSyncMs: 900 })] },
+  {
+    scenario: 'etl',
+    size: { rows: 1_000_000 },
+    startedAt: at,
+    results: [sys('pipectl', { rowsPerSec: 40_000 }), sys('temporal', { rowsPerSec: 72_000 })],
+  },
+  {
+    scenario: 'fanout',
+    size: { width: 1000 },
+    startedAt: at,
+    results: [{ system: 'pipectl', ok: false, error: 'timed out', figures: {} }],
+  },
+];
+
+test('goals are judged on the largest run of their scenario, at the size they are set for', () => {
+  const goals = Object.fromEntries(judgeGoals(scenarios).map((g) => [g.text, g]));
+  // 120 / 100 ms per node at 100 nodes, not the 10-node run.
+  expect(goals['chain: per-node overhead ≤ 1.3× raw Temporal']).toMatchObject({
+    status: 'met',
+    figure: '1.20× (120 ms vs 100 ms per node)',
+  });
+  expect(goals['chain: ≥ 20× faster than airflow']).toMatchObject({ status: 'not met' });
+  expect(goals['chain: ≥ 20× faster than airflow']?.figure).toMatch(/^12\.5×/);
+  // A peer run in several ways is judged at its fastest.
+  expect(goals['chain: ≥ 3× faster than dagster']).toMatchObject({ status: 'not met' });
+  expect(goals['chain: ≥ 3× faster than dagster']?.figure).toMatch(/^0\.83×/);
+  expect(goals['chain: ≥ 3× faster than prefect']).toMatchObject({ status: 'not run' });
+  // A sync of 50 pipelines says nothing about 1,000.
+  expect(goals['sync: no-op re-sync of 1,000 pipelines ≤ 5 s']).toMatchObject({ status: 'too small' });
+  expect(goals["ETL: ≥ 50% of the COPY script's rows/s"]).toMatchObject({ status: 'met' });
+  expect(goals['fan-out: makespan ≤ 10 s']).toMatchObject({ status: 'not run' });
+});
+
+test('the markdown report lists the goals and each scenario with pipectl’s ratio to every other system', () => {
+  const md = markdownReport(
+    { startedAt: at, finishedAt: at, commit: 'abc', dirty: [], machine: '2 cores', command: 'npm run bench' },
+    scenarios,
+    'overhead.svg',
+  );
+  expect(md).toContain('| chain: per-node overhead ≤ 1.3× raw Temporal | met | 1.20× (120 ms vs 100 ms per node) |');
+  expect(md).toContain('### chain (nodes 100)');
+  expect(md).toMatch(/\| airflow \| {2}\| 150\.0 s \| 1500 ms \| 0\.08× \|/);
+  expect(md).toContain('| pipectl |  | failed: timed out |');
+  expect(md).toContain('![per-node overhead](overhead.svg)');
+});
+
+test('the plot draws one line per system over the chain sizes', () => {
+  const svg = overheadPlot(scenarios) ?? '';
+  expect(svg.startsWith('<svg')).toBe(true);
+  expect(svg.match(/<polyline/g)).toHaveLength(4);
+  for (const name of ['pipectl', 'temporal', 'airflow', 'dagster']) expect(svg).toContain(`>${name}</text>`);
+  expect(overheadPlot([])).toBeUndefined();
+});
