@@ -129,3 +129,28 @@ test('LIKE wildcards in a workflow ID are matched literally by dropStaged', asyn
   expect(await h.run(h.activities.dropStaged, { workflowId: wild.workflowId })).toBe(a.chunks);
   expect(await stagedChunkCount(`${victim.workflowId}/`)).toBe(v.chunks);
 });
+
+test('staged chunks are stored uncompressed: PostgreSQL does not compress and decompress every chunk', async () => {
+  await h.run(h.activities.extractRows, { pipeline: 'gen_2000', window }, newRun('storage'));
+  const res = await h.db.query<{ storage: string }>(
+    `SELECT attstorage AS storage FROM pg_attribute
+      WHERE attrelid = 'pipectl.staged_chunks'::regclass AND attname = 'body'`,
+  );
+  expect(res.rows[0]?.storage).toBe('e');
+});
+
+test('a chunk that cannot be written fails the step, even while the next chunk was being filled', async () => {
+  const failing = Object.create(h.staging) as typeof h.staging;
+  failing.putChunk = async (ref, seq, rowCount, body) => {
+    if (seq === 1) throw new Error('disk full');
+    return h.staging.putChunk(ref, seq, rowCount, body);
+  };
+  const writer = failing.writer('failing/run/extract/1', 1024);
+  const row = { id: 1, label: 'x'.repeat(1024 * 1024) };
+  // Four chunks of about 4 MiB each: the write of the second fails while the third fills.
+  const push = async () => {
+    for (let i = 0; i < 16; i++) await writer.push([{ ...row, id: i }]);
+    return writer.finish();
+  };
+  await expect(push()).rejects.toThrow('disk full');
+});
