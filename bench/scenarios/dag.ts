@@ -278,7 +278,7 @@ async function scenario(
     );
     results.push({
       system,
-      version: system === 'pipectl' ? `pipectl ${packageVersion(ROOT)}` : `@temporalio/* ${sdkVersion()}`,
+      version: system === 'pipectl' ? packageVersion(ROOT) : `@temporalio/* ${sdkVersion()}`,
       setup: setupOf(system, plan),
       ok: m.ok,
       ...(m.error !== undefined ? { error: m.error } : {}),

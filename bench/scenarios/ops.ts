@@ -258,7 +258,7 @@ async function syncScenario(input: SyncOptions, ctx: RunContext): Promise<Detail
 
   let pipectl: SystemResult;
   let schedules = 0;
-  const setup = `pipectl sync --dir (${folder.pipelines} files), compiled CLI, sequential describe/create`;
+  const setup = `pipectl sync --dir (${folder.pipelines} files), compiled CLI (Schedules described, created and updated 16 at a time)`;
   try {
     const first = await unlessAborted(
       runNodeOk('pipectl sync', [PIPECTL_BIN, 'sync', ...dirArgs, '--json'], env, work),
