@@ -236,19 +236,28 @@ const COLORS: Record<System, string> = {
  * the chain runs at several sizes.
  */
 export function overheadPlot(scenarios: ScenarioResult[]): string | undefined {
-  const series = new Map<System, { x: number; y: number }[]>();
-  for (const s of scenarios.filter((x) => x.scenario === 'chain')) {
+  const chains = scenarios.filter((x) => x.scenario === 'chain');
+  // A system run in several ways (a peer's executors) gets a line per way, named by its setup.
+  const setups = new Map<System, Set<string>>();
+  for (const r of chains.flatMap((s) => s.results)) {
+    setups.set(r.system, (setups.get(r.system) ?? new Set()).add(r.setup ?? ''));
+  }
+  const series = new Map<string, { system: System; points: { x: number; y: number }[] }>();
+  for (const s of chains) {
     for (const r of s.results) {
       const y = r.ok ? r.figures.perNodeMs : undefined;
       if (y === undefined || y <= 0) continue;
-      series.set(r.system, [...(series.get(r.system) ?? []), { x: sizeOf(s), y }]);
+      const key = (setups.get(r.system)?.size ?? 0) > 1 ? `${r.system} (${r.setup ?? ''})` : r.system;
+      const line = series.get(key) ?? { system: r.system, points: [] };
+      line.points.push({ x: sizeOf(s), y });
+      series.set(key, line);
     }
   }
-  const points = [...series.values()].flat();
+  const points = [...series.values()].flatMap((l) => l.points);
   if (points.length === 0) return undefined;
-  const W = 720;
+  const W = 820;
   const H = 440;
-  const m = { l: 70, r: 150, t: 40, b: 50 };
+  const m = { l: 70, r: 250, t: 40, b: 50 };
   const log = Math.log10;
   const [x0, x1] = [Math.min(...points.map((p) => p.x)), Math.max(...points.map((p) => p.x))];
   const [y0, y1] = [Math.min(...points.map((p) => p.y)), Math.max(...points.map((p) => p.y))];
@@ -276,18 +285,28 @@ export function overheadPlot(scenarios: ScenarioResult[]): string | undefined {
   out.push(`<text x="${(W - m.r) / 2}" y="${H - 12}">pipelines in the chain (log)</text>`);
   out.push(`<text x="14" y="${H / 2 + 40}" transform="rotate(-90 14 ${H / 2})">wall time per node (log)</text>`);
   let legend = m.t;
-  for (const [system, pts] of series) {
+  const drawn = new Map<System, number>();
+  for (const [name, { system, points: pts }] of series) {
     const sorted = [...pts].sort((a, b) => a.x - b.x);
     const color = COLORS[system];
+    // The second way a system ran is dashed, in the same colour.
+    const dash = drawn.has(system) ? ' stroke-dasharray="6 4"' : '';
+    drawn.set(system, (drawn.get(system) ?? 0) + 1);
     out.push(
-      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${sorted.map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ')}"/>`,
+      `<polyline fill="none" stroke="${color}" stroke-width="2"${dash} points="${sorted.map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ')}"/>`,
     );
     for (const p of sorted)
       out.push(`<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="3.5" fill="${color}"/>`);
-    out.push(`<rect x="${W - m.r + 15}" y="${legend}" width="14" height="4" fill="${color}"/>`);
-    out.push(`<text x="${W - m.r + 35}" y="${legend + 6}">${system}</text>`);
+    out.push(
+      `<line x1="${W - m.r + 10}" y1="${legend + 2}" x2="${W - m.r + 28}" y2="${legend + 2}" stroke="${color}" stroke-width="3"${dash}/>`,
+    );
+    out.push(`<text x="${W - m.r + 32}" y="${legend + 6}">${escapeXml(name)}</text>`);
     legend += 20;
   }
   out.push('</svg>');
   return `${out.join('\n')}\n`;
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c] ?? c);
 }

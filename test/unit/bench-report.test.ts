@@ -71,10 +71,13 @@ test('the markdown report lists the goals and each scenario with pipectl’s rat
   expect(md).toContain('![per-node overhead](overhead.svg)');
 });
 
-test('the plot draws one line per system over the chain sizes', () => {
+test('the plot draws one line per system over the chain sizes, and one per way a system ran in several', () => {
   const svg = overheadPlot(scenarios) ?? '';
   expect(svg.startsWith('<svg')).toBe(true);
-  expect(svg.match(/<polyline/g)).toHaveLength(4);
-  for (const name of ['pipectl', 'temporal', 'airflow', 'dagster']) expect(svg).toContain(`>${name}</text>`);
+  expect(svg.match(/<polyline/g)).toHaveLength(5);
+  for (const name of ['pipectl', 'temporal', 'airflow', 'dagster (multiprocess)', 'dagster (in_process)']) {
+    expect(svg).toContain(`>${name}</text>`);
+  }
+  expect(svg.match(/stroke-dasharray/g)).toHaveLength(2);
   expect(overheadPlot([])).toBeUndefined();
 });
