@@ -42,8 +42,22 @@ export interface ZonedParts {
   second: number;
 }
 
+/** Zones whose wall clock is UTC's: their fields come from `Date` directly, without `Intl` (many times faster). */
+const UTC_ZONES = new Set(['UTC', 'Etc/UTC', 'Etc/GMT', 'GMT', 'Etc/Universal', 'Etc/Zulu', 'Universal', 'Zulu']);
+
 /** Wall-clock fields of `epochMs` in `timeZone`. */
 export function zonedParts(epochMs: number, timeZone: string): ZonedParts {
+  if (UTC_ZONES.has(timeZone)) {
+    const d = new Date(epochMs);
+    return {
+      year: d.getUTCFullYear(),
+      month: d.getUTCMonth() + 1,
+      day: d.getUTCDate(),
+      hour: d.getUTCHours(),
+      minute: d.getUTCMinutes(),
+      second: d.getUTCSeconds(),
+    };
+  }
   const parts: Record<string, number> = {};
   for (const p of formatter(timeZone).formatToParts(new Date(epochMs))) {
     if (p.type !== 'literal') parts[p.type] = Number(p.value);

@@ -87,3 +87,34 @@ describe('addDays', () => {
     expect(addDays(date, days)).toBe(expected);
   });
 });
+
+test('UTC wall-clock fields (read from Date, not Intl) equal what Intl says, across years, leap days and midnights', () => {
+  const intl = new Intl.DateTimeFormat('en-US', {
+    timeZone: 'UTC',
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
+  const start = Date.parse('2023-12-31T22:00:00Z');
+  for (let t = start; t < start + 3 * 366 * 86_400_000; t += 7_777_777) {
+    const parts = Object.fromEntries(
+      intl
+        .formatToParts(new Date(t))
+        .filter((p) => p.type !== 'literal')
+        .map((p) => [p.type, Number(p.value)]),
+    );
+    for (const zone of ['UTC', 'Etc/UTC', 'GMT']) expect(zonedParts(t, zone)).toEqual(parts);
+  }
+  expect(zonedParts(Date.parse('2024-02-29T00:00:00Z'), 'UTC')).toEqual({
+    year: 2024,
+    month: 2,
+    day: 29,
+    hour: 0,
+    minute: 0,
+    second: 0,
+  });
+});
