@@ -14,6 +14,7 @@ import {
   storedMemo,
   withPausedPipelines,
 } from '../temporal-config/schedules';
+import { PAUSED_PIPELINES } from '../temporal-config/search-attributes';
 import { UserError } from './errors';
 import { describeOrUndefined, desiredSchedules } from './sync';
 
@@ -96,7 +97,14 @@ async function changePausedPipelines(
       wanted = pausedPipelinesOf(previous.action);
       change(wanted);
       changed = JSON.stringify(before) !== JSON.stringify(wanted);
-      return { ...previous, action: withPausedPipelines(previous.action, wanted) };
+      return {
+        ...previous,
+        action: withPausedPipelines(previous.action, wanted),
+        // Listing Schedules (a sync with no change) reads the paused pipelines from here.
+        typedSearchAttributes: previous.typedSearchAttributes.updateCopy([
+          { key: PAUSED_PIPELINES, value: Object.keys(wanted).sort() },
+        ]),
+      };
     });
     const description = await handle.describe();
     const now = pausedPipelinesOf(description.action);

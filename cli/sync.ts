@@ -3,6 +3,7 @@ import {
   ScheduleNotFoundError,
   type Client,
   type ScheduleDescription,
+  type ScheduleSummary,
 } from '@temporalio/client';
 import type { Catalog } from '../catalog/load';
 import type { ScheduledDagRunInput } from '../core/dag-input';
@@ -18,6 +19,7 @@ import {
   withPausedPipelines,
   type DesiredSchedule,
 } from '../temporal-config/schedules';
+import { PAUSED_PIPELINES, SCHEDULE_HASH, scheduleSearchAttributes } from '../temporal-config/search-attributes';
 import { buildDagInput } from './dag';
 import { mapConcurrently } from './concurrency';
 
@@ -99,8 +101,10 @@ export async function describeOrUndefined(
 }
 
 /**
- * Compares the Schedules on the server with the catalog's groups. Each defined group's Schedule is described by ID
- * (strongly consistent); owned Schedules of groups no longer defined are found by listing (visibility).
+ * Compares the Schedules on the server with the catalog's groups. One list (visibility) gives every Schedule with the
+ * hash pipectl stored on it: a group whose listed hash equals the wanted one is unchanged without further calls. Every
+ * other group's Schedule is described by ID (strongly consistent): new ones, changed ones, ones the list does not show
+ * yet. Owned Schedules of groups no longer defined are found in the same list.
  */
 export async function planSync(
   client: Client,
@@ -109,6 +113,8 @@ export async function planSync(
   options: { prune: boolean },
 ): Promise<SyncPlan> {
   const desired = desiredSchedules(catalog, taskQueue);
+  const listed = new Map<string, ScheduleSummary>();
+  for await (const summary of client.schedule.list()) listed.set(summary.scheduleId, summary);
   // Each describe asks the Schedule's own workflow on the server: many at once, in the order of the groups.
   const entries: PlanEntry[] = await mapConcurrently([...desired], SERVER_CONCURRENCY, async ([group, want]) => {
     const g = catalog.groups.get(group)!;
@@ -118,6 +124,17 @@ export async function planSync(
       schedule: describeSchedule(g.schedule),
       pipelines: groupMembers(g),
     };
+    const summary = listed.get(want.scheduleId);
+    if (summary && isOwnedSchedule(summary) && summary.typedSearchAttributes?.get(SCHEDULE_HASH) === want.hash) {
+      const members = new Set(want.pipelines);
+      const pausedInside = (summary.typedSearchAttributes.get(PAUSED_PIPELINES) ?? []).filter((n) => members.has(n));
+      return {
+        ...base,
+        action: 'unchanged',
+        paused: summary.state.paused,
+        ...(pausedInside.length ? { pausedPipelines: pausedInside } : {}),
+      };
+    }
     const current = await describeOrUndefined(client, want.scheduleId);
     if (!current) return { ...base, action: 'create' };
     if (!isOwnedSchedule({ scheduleId: want.scheduleId, memo: current.memo })) {
@@ -131,7 +148,7 @@ export async function planSync(
       ? { ...base, action: 'unchanged', ...state }
       : { ...base, action: 'update', changes, ...state };
   });
-  for await (const summary of client.schedule.list()) {
+  for (const summary of listed.values()) {
     if (!isOwnedSchedule(summary)) continue;
     const group = ownedGroup(summary);
     if (desired.has(group)) continue;
@@ -153,6 +170,12 @@ function keepPausedPipelines(
   return withPausedPipelines(want.options.action, Object.fromEntries(paused));
 }
 
+/** The names of the paused pipelines an update keeps (those still members of the group). */
+function keptPausedPipelines(current: { args?: readonly unknown[] }, want: DesiredSchedule): string[] {
+  const members = new Set(want.pipelines);
+  return Object.keys(pausedPipelinesOf(current)).filter((name) => members.has(name));
+}
+
 /** Sends the desired options as an update, keeping the Schedule's paused state and note. */
 async function update(client: Client, want: DesiredSchedule): Promise<'done' | 'unchanged'> {
   const handle = client.schedule.getHandle(want.scheduleId);
@@ -163,6 +186,7 @@ async function update(client: Client, want: DesiredSchedule): Promise<'done' | '
       await handle.update((previous) => ({
         spec: want.options.spec,
         action: keepPausedPipelines(previous.action, want),
+        typedSearchAttributes: scheduleSearchAttributes(want.hash, keptPausedPipelines(previous.action, want)),
         policies: want.options.policies,
         state: { paused: previous.state.paused, ...(previous.state.note ? { note: previous.state.note } : {}) },
       }));
@@ -182,6 +206,35 @@ export async function applySync(client: Client, plan: SyncPlan): Promise<SyncRes
     action: entry.action,
     outcome: await applyEntry(client, plan.desired.get(entry.group), entry),
   }));
+}
+
+/**
+ * Waits until listing Schedules shows what a sync created or updated (visibility lags the write), at most `timeoutMs`.
+ * The next sync trusts the listed hash of a Schedule, so a sync ends only once a list tells the truth about its
+ * changes: a sync that reverts a change right after it then sees the change instead of a stale "unchanged".
+ * Resolves to the IDs still not shown when the time ran out.
+ */
+export async function awaitListed(
+  client: Client,
+  plan: SyncPlan,
+  results: SyncResult[],
+  timeoutMs = 30_000,
+): Promise<string[]> {
+  const pending = new Map<string, string>();
+  for (const r of results) {
+    if (r.outcome !== 'done' || (r.action !== 'create' && r.action !== 'update')) continue;
+    const entry = plan.entries.find((e) => e.scheduleId === r.scheduleId)!;
+    pending.set(r.scheduleId, plan.desired.get(entry.group)!.hash);
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (pending.size > 0 && Date.now() < deadline) {
+    for await (const summary of client.schedule.list()) {
+      if (summary.typedSearchAttributes?.get(SCHEDULE_HASH) === pending.get(summary.scheduleId))
+        pending.delete(summary.scheduleId);
+    }
+    if (pending.size > 0) await new Promise((r) => setTimeout(r, 200));
+  }
+  return [...pending.keys()];
 }
 
 /** Applies one entry of a plan. */

@@ -85,9 +85,11 @@ export async function registerSearchAttributes(address: string, namespace: strin
       searchAttributes: Object.fromEntries(
         missing.map((a) => [
           a.name,
-          a.cliType === 'Keyword'
-            ? IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
-            : IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+          {
+            Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+            KeywordList: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+            Datetime: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+          }[a.cliType],
         ]),
       ),
     });

@@ -14,7 +14,7 @@ import {
 import type { PausedPipeline, ScheduledDagRunInput } from '../core/dag-input';
 import type { ScheduleSpec } from '../core/pipeline-spec';
 import type { CalendarRule, ResolvedSchedule } from '../core/schedule';
-import { PIPELINE_GROUP, PIPELINE_NAME, RUN_KIND } from './search-attributes';
+import { PIPELINE_GROUP, PIPELINE_NAME, RUN_KIND, scheduleSearchAttributes } from './search-attributes';
 
 /** Every Schedule pipectl creates has an ID with this prefix, followed by the group's name. */
 export const SCHEDULE_ID_PREFIX = 'pipectl-';
@@ -164,6 +164,7 @@ export function desiredSchedule(
       spec,
       policies,
       memo: ownerMemo as unknown as Record<string, unknown>,
+      typedSearchAttributes: scheduleSearchAttributes(hash, []),
       action: {
         type: 'startWorkflow',
         workflowType: 'dagRun',

@@ -23,7 +23,7 @@ export function registerSync(program: Command): void {
     .action(async (opts: SyncOptions) => {
       const { catalogFor, commandSettings } = await import('../context');
       const { connectClient } = await import('../runs');
-      const { applySync, planCounts, planSync } = await import('../sync');
+      const { applySync, awaitListed, planCounts, planSync } = await import('../sync');
       const { printJson, style } = await import('../output');
       const s = commandSettings(opts);
       // Invalid definitions throw a CatalogError listing every problem before the server is touched.
@@ -32,6 +32,12 @@ export function registerSync(program: Command): void {
       try {
         const plan = await planSync(client, catalog, s.taskQueue, { prune: opts.prune === true });
         const results = opts.dryRun ? [] : await applySync(client, plan);
+        const unlisted = await awaitListed(client, plan, results);
+        if (unlisted.length > 0) {
+          process.stderr.write(
+            `note: the server's Schedule list does not show ${unlisted.length} change(s) yet (${unlisted.slice(0, 3).join(', ')}): wait a moment before the next sync\n`,
+          );
+        }
         const counts = planCounts(plan.entries);
         if (opts.json) {
           printJson({ dryRun: opts.dryRun === true, namespace: s.namespace, plan: plan.entries, counts, results });

@@ -1,11 +1,13 @@
 import { join } from 'node:path';
-import type { Client } from '@temporalio/client';
+import type { Client, ScheduleSummary } from '@temporalio/client';
 import { readCatalog } from '../../catalog/load';
 import { awaitDagRun } from '../../cli/dag-state';
 import type { ScheduleRow } from '../../cli/schedule-control';
 import { nextFirings, resolveSchedule } from '../../core/schedule';
 import { formatInZone, zonedParts } from '../../core/time';
-import { pausedPipelinesOf } from '../../temporal-config/schedules';
+import { applySync, awaitListed, planSync } from '../../cli/sync';
+import { pausedPipelinesOf, storedMemo } from '../../temporal-config/schedules';
+import { PAUSED_PIPELINES, SCHEDULE_HASH } from '../../temporal-config/search-attributes';
 import type { dagRun } from '../../workflows/dag-run';
 import { createTestDatabase } from '../helpers/postgres';
 import { ROOT, runCli } from '../helpers/spawn';
@@ -169,9 +171,32 @@ test('a sync that changes the group keeps the pipelines paused inside it', async
   expect(schedule.action.staticSummary).toBe('DAG sched-daily · 4 pipelines · scheduled · 1 paused');
   // And back, so the worker of this file runs the group again.
   expect((await cli('sync')).code).toBe(0);
-  expect(Object.keys(pausedPipelinesOf((await client.schedule.getHandle(DAILY).describe()).action))).toEqual([
-    'sched_b',
-  ]);
+  const back = await client.schedule.getHandle(DAILY).describe();
+  // Right after the change, the revert is seen and applied (the first sync ended once the list showed its change).
+  expect(back.action.taskQueue).toBe(queue);
+  expect(Object.keys(pausedPipelinesOf(back.action))).toEqual(['sched_b']);
+  // What a sync with no change reads from one list instead of describing each Schedule: the hash and the paused.
+  // The sync returns once the list shows its change.
+  let summary: ScheduleSummary | undefined;
+  for await (const listed of client.schedule.list()) if (listed.scheduleId === DAILY) summary = listed;
+  expect(summary?.typedSearchAttributes?.get(SCHEDULE_HASH)).toBe(storedMemo(back.action.memo)!.hash);
+  expect(summary?.typedSearchAttributes?.get(PAUSED_PIPELINES)).toEqual(['sched_b']);
+  const again = await json<{ plan: { scheduleId: string; action: string; pausedPipelines?: string[] }[] }>('sync');
+  expect(again.plan.find((e) => e.scheduleId === DAILY)).toMatchObject({
+    action: 'unchanged',
+    pausedPipelines: ['sched_b'],
+  });
+});
+
+test('a change reverted at once is applied: a sync ends only once the Schedule list shows its change', async () => {
+  const { catalog } = readCatalog(dir);
+  for (const taskQueue of [`${queue}-again`, queue]) {
+    const plan = await planSync(client, catalog, taskQueue, { prune: false });
+    expect(plan.entries.find((e) => e.scheduleId === DAILY)!.action).toBe('update');
+    const results = await applySync(client, plan);
+    expect(await awaitListed(client, plan, results)).toEqual([]);
+  }
+  expect((await client.schedule.getHandle(DAILY).describe()).action.taskQueue).toBe(queue);
 });
 
 test('resuming the pipeline: the next run runs it again', async () => {
