@@ -99,7 +99,8 @@ function ensureLedger(pool: Pool): Promise<void> {
 }
 
 /**
- * Loads rows in one transaction: COPY into a temporary table, then upsert by key or replace the window's rows. The
+ * Loads rows in one transaction: replace empties the window and COPYs into the target; upsert COPYs into a temporary
+ * table, then inserts by key. The
  * run is recorded in `pipectl.load_ledger` in the same transaction, so a retried attempt of a load that already
  * committed does nothing, and a load that fails halfway leaves nothing behind.
  */
@@ -124,20 +125,37 @@ export async function loadRows(
       await client.query('ROLLBACK');
       return { rows: Number(done.rows[0].rows), replayed: true };
     }
+    const replace = step.mode === 'replace';
+    const wc = replace ? quoteIdentifier(step.windowColumn!) : '';
+    if (replace) {
+      // Replace: empty the window, then COPY straight into the target (one write of each row, no staging table).
+      try {
+        await client.query(`DELETE FROM ${target} WHERE ${wc} >= $1 AND ${wc} < $2`, [
+          identity.window.start,
+          identity.window.end,
+        ]);
+      } catch (err) {
+        classifyPgError(err, `load into ${step.table}`);
+      }
+    }
     let columns = step.columns;
     let staged = false;
     let total = 0;
     for await (const rows of chunks) {
       if (rows.length === 0) continue;
       if (!columns) columns = columnsOf(rows[0]!);
-      if (!staged) {
-        await createTempTable(client, target, columns);
-        staged = true;
+      if (!staged && !replace) await createTempTable(client, target, columns);
+      staged = true;
+      if (replace) {
+        // A row without a window value is outside every window (and may not reach a NOT NULL column's check first).
+        const missing = rows.filter((r) => r[step.windowColumn!] === null || r[step.windowColumn!] === undefined);
+        if (missing.length > 0) throw outsideWindow(missing.length, step, identity);
       }
+      const into = replace ? target : 'pg_temp.pipectl_load';
       try {
         await pipeStreams(
           Readable.from([copyLines(rows, columns)]),
-          client.query(copyFrom(`COPY pg_temp.pipectl_load (${columns.map(quoteIdentifier).join(', ')}) FROM STDIN`)),
+          client.query(copyFrom(`COPY ${into} (${columns.map(quoteIdentifier).join(', ')}) FROM STDIN`)),
         );
       } catch (err) {
         classifyPgError(err, `load into ${step.table}`);
@@ -146,28 +164,16 @@ export async function loadRows(
       onChunk();
     }
     try {
-      if (step.mode === 'replace') {
-        const wc = quoteIdentifier(step.windowColumn!);
+      if (replace) {
         if (staged) {
-          const outside = await client.query<{ n: string }>(
-            `SELECT count(*) AS n FROM pg_temp.pipectl_load WHERE NOT (${wc} >= $1 AND ${wc} < $2) OR ${wc} IS NULL`,
+          // The window was emptied first, so it now holds exactly the loaded rows that lie inside it: any shortfall
+          // is rows outside the window (or without a value), and the whole load rolls back.
+          const inside = await client.query<{ n: string }>(
+            `SELECT count(*) AS n FROM ${target} WHERE ${wc} >= $1 AND ${wc} < $2`,
             [identity.window.start, identity.window.end],
           );
-          if (Number(outside.rows[0]!.n) > 0) {
-            throw ApplicationFailure.create({
-              type: PG_ERROR_TYPES.rowOutsideWindow,
-              nonRetryable: true,
-              message: `${outside.rows[0]!.n} row(s) have ${step.windowColumn} outside the window [${identity.window.start}, ${identity.window.end}): a replace load may only write its own window`,
-            });
-          }
-        }
-        await client.query(`DELETE FROM ${target} WHERE ${wc} >= $1 AND ${wc} < $2`, [
-          identity.window.start,
-          identity.window.end,
-        ]);
-        if (staged) {
-          const cols = columns!.map(quoteIdentifier).join(', ');
-          await client.query(`INSERT INTO ${target} (${cols}) SELECT ${cols} FROM pg_temp.pipectl_load`);
+          const outside = total - Number(inside.rows[0]!.n);
+          if (outside > 0) throw outsideWindow(outside, step, identity);
         }
       } else if (staged) {
         const cols = columns!.map(quoteIdentifier).join(', ');
@@ -218,6 +224,15 @@ export async function loadRows(
   } finally {
     client.release(healthy ? undefined : true);
   }
+}
+
+/** The permanent failure of a replace load given rows outside its window. */
+function outsideWindow(count: number, step: PostgresLoadStep, identity: LoadIdentity): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: PG_ERROR_TYPES.rowOutsideWindow,
+    nonRetryable: true,
+    message: `${count} row(s) have ${step.windowColumn} outside the window [${identity.window.start}, ${identity.window.end}): a replace load may only write its own window`,
+  });
 }
 
 function columnsOf(row: Row): string[] {
