@@ -1,3 +1,4 @@
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { expandDagState, type DagRunInput, type DagRunSnapshot, type DagRunState } from '../core/dag-input';
@@ -59,5 +60,6 @@ export async function dagRunInput(client: Client, handle: WorkflowHandle<typeof 
   const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
   const payload = started?.input?.payloads?.[0];
   if (!payload) throw new Error(`DAG run ${handle.workflowId} has no recorded input`);
-  return client.options.loadedDataConverter.payloadConverter.fromPayload<DagRunInput>(payload);
+  // Through the codecs too: with encryption on, the recorded input is an encrypted payload.
+  return decodeFromPayloadsAtIndex<DagRunInput>(client.options.loadedDataConverter, 0, [payload]);
 }

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerBackfill } from './commands/backfill';
+import { registerCodecServer } from './commands/codec-server';
 import { registerDag } from './commands/dag';
 import { registerDev } from './commands/dev';
 import { registerGraph } from './commands/graph';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerWorker(program);
   registerServer(program);
+  registerCodecServer(program);
   return program;
 }
 

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Client, HistoryAndWorkflowId, WorkflowExecutionInfo } from '@temporalio/client';
+import { dataConverter } from '../temporal-config/connection';
 import { settings } from '../temporal-config/settings';
 import { BUNDLE_PATH } from '../workers/build-bundle';
 import { quietReplayLogs, replayHistories, type ReplayOutcome } from '../workers/replay';
@@ -69,7 +70,10 @@ export async function replayCommand(opts: ReplayOptions): Promise<number> {
   try {
     runs = await recentRuns(client, opts.query, limit);
     outcomes = runs.length
-      ? await replayHistories(historiesOf(client, runs), { workflowBundle: { codePath: bundle } })
+      ? await replayHistories(historiesOf(client, runs), {
+          workflowBundle: { codePath: bundle },
+          dataConverter: dataConverter(s),
+        })
       : [];
   } finally {
     await client.connection.close();

@@ -1,4 +1,4 @@
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -9,22 +9,18 @@ import {
 import { pipelineWorkflowId, toRunInput, type RunKind, type RunPipelineResult } from '../core/run-input';
 import type { PipelineSpec } from '../core/pipeline-spec';
 import { describeWindow, type Window } from '../core/window';
+import { connectClient as connectTemporalClient } from '../temporal-config/connection';
 import { runSearchAttributes } from '../temporal-config/search-attributes';
 import type { Settings } from '../temporal-config/settings';
 import type { runPipeline } from '../workflows/run-pipeline';
 import { progressQuery, type RunProgress } from '../workflows/definitions';
 
-/** Connects a client, turning an unreachable server into a message that says what to do. */
+/**
+ * Connects a client with the settings' address, TLS, API key and data converter (see `temporal-config/connection`),
+ * turning an unreachable server or refused credentials into a message that says what to do.
+ */
 export async function connectClient(s: Settings): Promise<Client> {
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address: s.temporalAddress, connectTimeout: 5_000 });
-  } catch (err) {
-    throw new Error(
-      `cannot reach the Temporal server at ${s.temporalAddress} (${(err as Error).message}); start one with \`pipectl server start\` or \`pipectl dev\`, or set TEMPORAL_ADDRESS`,
-    );
-  }
-  return new Client({ connection, namespace: s.namespace });
+  return connectTemporalClient(s);
 }
 
 /**

@@ -24,6 +24,8 @@ export interface DevServerOptions {
   /** Extra ports the server opens; chosen by the caller to avoid clashes when several servers run (tests). */
   httpPort?: number;
   metricsPort?: number;
+  /** A remote codec endpoint the Web UI decodes payloads through (`PIPECTL_CODEC_ENDPOINT`). */
+  codecEndpoint?: string;
 }
 
 /** A running (or reused) development server. */
@@ -172,6 +174,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     'warn',
     ...(options.httpPort ? ['--http-port', String(options.httpPort)] : []),
     ...(options.metricsPort ? ['--metrics-port', String(options.metricsPort)] : []),
+    ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
     ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.cliType}`]),
   ];
   log(`Starting the Temporal dev server (${cli.path}) on ${address}, Web UI ${uiUrl}, data ${dbFile}`);
@@ -217,7 +220,10 @@ async function startDownloadedServer(options: DevServerOptions, address: string,
       port: options.port,
       ui: true,
       uiPort: options.uiPort,
-      extraArgs: SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.cliType}`]),
+      extraArgs: [
+        ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.cliType}`]),
+        ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
+      ],
     },
   });
   return { address, uiUrl, started: true, stop: () => env.teardown() };

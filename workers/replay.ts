@@ -44,7 +44,7 @@ export function fromRecording(recorded: RecordedHistory): HistoryAndWorkflowId {
  */
 export async function replayHistories(
   histories: Iterable<HistoryAndWorkflowId> | AsyncIterable<HistoryAndWorkflowId>,
-  workflows: Pick<ReplayWorkerOptions, 'workflowBundle' | 'workflowsPath'> = {
+  workflows: Pick<ReplayWorkerOptions, 'workflowBundle' | 'workflowsPath' | 'dataConverter'> = {
     workflowBundle: { codePath: BUNDLE_PATH },
   },
 ): Promise<ReplayOutcome[]> {
