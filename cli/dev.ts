@@ -9,6 +9,7 @@ import { PostgresPools } from '../activities/postgres/pools';
 import { configuredConnections, connectionResolver, connectionsUsed } from '../workers/connections';
 import type { EmbeddedPostgresServer } from '../workers/embedded-postgres';
 import { createPipectlWorker } from '../workers/worker';
+import { catalogQueues } from '../workers/queues';
 import { catalogFor, commandSettings } from './context';
 import { style } from './output';
 import { runPipelines } from './run-pipelines';
@@ -42,6 +43,7 @@ export async function dev(opts: DevOptions): Promise<number> {
       port,
       uiPort: s.uiPort,
       namespace: s.namespace,
+      ...(s.codecEndpoint ? { codecEndpoint: s.codecEndpoint } : {}),
       log: (l) => say(style.dim(l)),
     });
     if (server.started) cleanups.push(() => server.stop());
@@ -81,9 +83,12 @@ export async function dev(opts: DevOptions): Promise<number> {
 
     // Worker logs are JSON for machines; in the dev console only warnings and errors are shown unless asked.
     process.env.PIPECTL_LOG_LEVEL ??= 'WARN';
+    // One all-in-one worker: it serves every queue the pipelines name, so none waits for a worker that never comes.
+    const queues = catalogQueues(catalog, s.taskQueue);
     const worker = await createPipectlWorker({
       settings: s,
       catalog,
+      taskQueues: queues,
       ...(embedded ? { embedded } : {}),
       log: (l) => say(style.dim(l)),
     });
@@ -92,7 +97,9 @@ export async function dev(opts: DevOptions): Promise<number> {
       worker.shutdown();
       await running;
     });
-    say(`Worker polling task queue '${s.taskQueue}' with ${catalog.pipelines.size} pipelines from ${s.pipelinesDir}`);
+    say(
+      `Worker polling task queue${queues.length > 1 ? 's' : ''} ${queues.map((q) => `'${q.name}'`).join(', ')} with ${catalog.pipelines.size} pipelines from ${s.pipelinesDir}`,
+    );
 
     let code = 0;
     if (opts.run) {

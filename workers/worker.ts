@@ -1,31 +1,36 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { PostgresPools } from '../activities/postgres/pools';
 import { Staging } from '../activities/staging';
 import type { Catalog } from '../catalog/load';
+import { connectWorker, dataConverter } from '../temporal-config/connection';
 import type { Settings } from '../temporal-config/settings';
 import { BUNDLE_PATH, WORKFLOW_INTERCEPTORS } from './build-bundle';
 import { connectionResolver, connectionsUsed, configuredConnections } from './connections';
 import type { EmbeddedPostgresServer } from './embedded-postgres';
 import { installWorkerRuntime, metricsEndpointOf, type MetricsEndpoint } from './logging';
 import { stepInterceptors } from './metrics';
+import { workerQueues, type QueueSpec } from './queues';
 import { parseDuration } from '../core/duration';
 
 /** Options of a worker process. */
 export interface PipectlWorkerOptions {
   settings: Settings;
   catalog: Catalog;
-  /** Task queues to serve (default: the settings' queue). */
-  taskQueues?: string[];
+  /**
+   * Task queues to serve, each with an optional limit on steps at once (default: `PIPECTL_WORKER_QUEUES`, else the
+   * settings' queue).
+   */
+  taskQueues?: QueueSpec[];
   /** Environment holding `PIPECTL_CONNECTION_<NAME>` variables. */
   env?: NodeJS.ProcessEnv;
   /** An embedded PostgreSQL already started by the caller (the dev command); otherwise started here when needed. */
   embedded?: EmbeddedPostgresServer;
   /** Port of the embedded PostgreSQL when this worker starts it. */
   embeddedPort?: number;
-  /** Concurrent activities per queue. */
+  /** Steps (activities) at once on each queue that sets no limit of its own. */
   maxConcurrentActivities?: number;
   /** Port of the Prometheus metrics endpoint (default `PIPECTL_METRICS_PORT`; none when neither is set). */
   metricsPort?: number;
@@ -79,6 +84,7 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
   const { settings, catalog } = options;
   const log = options.log ?? (() => undefined);
   const env = options.env ?? process.env;
+  const queues = options.taskQueues?.length ? options.taskQueues : workerQueues(undefined, env, settings.taskQueue);
   const metrics =
     options.metricsPort !== undefined
       ? { host: env.PIPECTL_METRICS_HOST || '0.0.0.0', port: options.metricsPort }
@@ -107,24 +113,25 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
     inlineLimitBytes: settings.inlineLimitBytes,
     filesDir: settings.filesDir,
   });
-  const connection = await NativeConnection.connect({ address: settings.temporalAddress });
+  const connection = await connectWorker(settings);
   const source = workflowSource(log);
-  const queues = options.taskQueues?.length ? options.taskQueues : [settings.taskQueue];
   const workers = await Promise.all(
-    queues.map((taskQueue) =>
-      Worker.create({
+    queues.map((queue) => {
+      // Each queue is a Temporal worker of its own with its own slots, so a queue of heavy steps never takes the
+      // slots of a light one.
+      const maxActivities = queue.maxConcurrentActivities ?? options.maxConcurrentActivities;
+      return Worker.create({
         connection,
         namespace: settings.namespace,
-        taskQueue,
+        dataConverter: dataConverter(settings),
+        taskQueue: queue.name,
         activities,
         ...source,
         // On SIGINT/SIGTERM running steps get this long to finish before they are cancelled (and retried elsewhere).
         shutdownGraceTime: shutdownGraceMs(env),
-        ...(options.maxConcurrentActivities
-          ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities }
-          : {}),
-      }),
-    ),
+        ...(maxActivities ? { maxConcurrentActivityTaskExecutions: maxActivities } : {}),
+      });
+    }),
   );
   return {
     workers,

@@ -118,3 +118,17 @@ test('--help works for every command', async () => {
     expect(res.stdout).toMatch(/Usage: pipectl/);
   }
 });
+
+test('pipectl worker serves queues with their own step limits, and refuses a bad one by name', async () => {
+  const bad = await runCli(['worker', '--dir', dir, '--task-queue', 'heavy:lots'], env());
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toContain('--task-queue "heavy:lots": the limit after \':\' must be a whole number');
+
+  const other = uniqueQueue('other');
+  const pooled = await spawnWorker(['--dir', dir, '--task-queue', `${other}:2`, 'spare'], env());
+  pooled.kill('SIGTERM');
+  expect(await exited(pooled)).toBe(0);
+  expect(pooled.output()).toContain(`worker polling ${other} (2 steps at once), spare on`);
+  // The fixture's pipelines run on the default queue, which this worker does not serve: it says who must.
+  expect(pooled.output()).toContain(`note: this worker does not serve task queue '${queue}' (pipelines`);
+});

@@ -2,14 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { Catalog } from '../../catalog/load';
 import { msToTs } from '@temporalio/common/lib/time';
+import { clientConnectionOptions, connectClient, dataConverter } from '../../temporal-config/connection';
 import { registerSearchAttributes } from '../../temporal-config/dev-server';
 import { readSettings } from '../../temporal-config/settings';
+import type { QueueSpec } from '../../workers/queues';
 import { createPipectlWorker, type PipectlWorker } from '../../workers/worker';
 
-/** A client on the test run's Temporal server. */
+/** A client on the test run's Temporal server (namespace `default`), connected the way pipectl connects. */
 export async function testClient(): Promise<Client> {
-  const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
-  return new Client({ connection, namespace: 'default' });
+  return connectClient(readSettings({ ...process.env, TEMPORAL_NAMESPACE: 'default' }));
 }
 
 /**
@@ -18,7 +19,8 @@ export async function testClient(): Promise<Client> {
  */
 export async function namespaceClient(namespace: string): Promise<Client> {
   const address = process.env.TEMPORAL_ADDRESS!;
-  const connection = await Connection.connect({ address });
+  const s = readSettings({ ...process.env, TEMPORAL_NAMESPACE: namespace });
+  const connection = await Connection.connect(clientConnectionOptions(s));
   await connection.workflowService
     .registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(86_400_000) })
     .catch((err: { code?: number }) => {
@@ -34,7 +36,7 @@ export async function namespaceClient(namespace: string): Promise<Client> {
     }
   }
   await registerSearchAttributes(address, namespace);
-  return new Client({ connection, namespace });
+  return new Client({ connection, namespace, dataConverter: dataConverter(s) });
 }
 
 /** A task queue no other test file uses. */
@@ -53,6 +55,8 @@ export async function startTestWorker(options: {
   inlineLimitBytes?: number;
   /** Namespace, when not `default`. */
   namespace?: string;
+  /** Queues served, with their own step limits (default: `taskQueue` alone). */
+  queues?: QueueSpec[];
 }): Promise<PipectlWorker & { stop(): Promise<void> }> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -62,7 +66,12 @@ export async function startTestWorker(options: {
     ...(options.inlineLimitBytes !== undefined ? { PIPECTL_INLINE_LIMIT_BYTES: String(options.inlineLimitBytes) } : {}),
   };
   for (const [name, url] of Object.entries(options.connections)) env[`PIPECTL_CONNECTION_${name.toUpperCase()}`] = url;
-  const worker = await createPipectlWorker({ settings: readSettings(env), catalog: options.catalog, env });
+  const worker = await createPipectlWorker({
+    settings: readSettings(env),
+    catalog: options.catalog,
+    env,
+    ...(options.queues ? { taskQueues: options.queues } : {}),
+  });
   const running = worker.run();
   return {
     ...worker,
