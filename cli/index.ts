@@ -8,6 +8,7 @@ import { registerReplay } from './commands/replay';
 import { registerRun } from './commands/run';
 import { registerSchedules } from './commands/schedules';
 import { registerServer } from './commands/server';
+import { registerStack } from './commands/stack';
 import { registerStatus } from './commands/status';
 import { registerSync } from './commands/sync';
 import { registerValidate } from './commands/validate';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerWorker(program);
   registerServer(program);
+  registerStack(program);
   registerCodecServer(program);
   return program;
 }

@@ -53,18 +53,15 @@ export function hasGo(): boolean {
 }
 
 /**
- * Builds the pinned CLI from its Go module into the cache, streaming Go's output prefixed so the user sees progress.
- * A first build takes several minutes on two cores; later runs reuse the binary.
+ * Runs `go install <packages>` into `gobin`, streaming Go's output prefixed (module downloads summarised, a line every
+ * 30 s while it compiles), so a user sees a build of several minutes progress.
  */
-export async function buildTemporalCli(cacheDir: string, log: (line: string) => void): Promise<TemporalCli> {
-  const bin = cliCacheDir(cacheDir);
-  mkdirSync(bin, { recursive: true });
-  log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} from its Go module into ${bin}`);
-  log('(first time only; this takes a few minutes; later starts reuse it)');
+export function goInstall(packages: string[], gobin: string, log: (line: string) => void): Promise<void> {
   const started = Date.now();
-  await new Promise<void>((resolvePromise, reject) => {
-    const child = spawn('go', ['install', `${MODULE}@${TEMPORAL_CLI_VERSION}`], {
-      env: { ...process.env, GOBIN: bin, GOFLAGS: process.env.GOFLAGS ?? '-trimpath' },
+  const args = ['install', ...packages];
+  return new Promise<void>((resolvePromise, reject) => {
+    const child = spawn('go', args, {
+      env: { ...process.env, GOBIN: gobin, GOFLAGS: process.env.GOFLAGS ?? '-trimpath' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let downloads = 0;
@@ -87,9 +84,22 @@ export async function buildTemporalCli(cacheDir: string, log: (line: string) => 
     child.on('exit', (code) => {
       clearInterval(ticker);
       if (code === 0) resolvePromise();
-      else reject(new Error(`go install ${MODULE}@${TEMPORAL_CLI_VERSION} failed with exit code ${code}`));
+      else reject(new Error(`go ${args.join(' ')} failed with exit code ${code}`));
     });
   });
+}
+
+/**
+ * Builds the pinned CLI from its Go module into the cache, streaming Go's output prefixed so the user sees progress.
+ * A first build takes several minutes on two cores; later runs reuse the binary.
+ */
+export async function buildTemporalCli(cacheDir: string, log: (line: string) => void): Promise<TemporalCli> {
+  const bin = cliCacheDir(cacheDir);
+  mkdirSync(bin, { recursive: true });
+  log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} from its Go module into ${bin}`);
+  log('(first time only; this takes a few minutes; later starts reuse it)');
+  const started = Date.now();
+  await goInstall([`${MODULE}@${TEMPORAL_CLI_VERSION}`], bin, log);
   log(`Built the Temporal CLI in ${Math.round((Date.now() - started) / 1000)}s`);
   return { path: join(bin, 'temporal'), source: 'built' };
 }
