@@ -258,7 +258,7 @@ async function syncScenario(input: SyncOptions, ctx: RunContext): Promise<Detail
 
   let pipectl: SystemResult;
   let schedules = 0;
-  const setup = `pipectl sync --dir (${folder.pipelines} files), compiled CLI (Schedules described, created and updated 16 at a time)`;
+  const setup = `pipectl sync --dir (${folder.pipelines} files), compiled CLI (one Schedule list, hashes compared from search attributes; describes, creates and updates 16 at a time)`;
   try {
     const first = await unlessAborted(
       runNodeOk('pipectl sync', [PIPECTL_BIN, 'sync', ...dirArgs, '--json'], env, work),
@@ -339,10 +339,10 @@ async function syncScenario(input: SyncOptions, ctx: RunContext): Promise<Detail
     };
     notes.push(
       `Both sides are whole processes (node start, connect, work). pipectl also compiles and validates every ` +
-        `definition file (validateMs: \`pipectl validate\` alone, no server) and lists every Schedule once to find ` +
-        `owned ones no longer defined. noopConcurrent16Ms: the same describes, 16 in flight; listAllMs: one ` +
-        `schedule.list() over the server's ${list.counts.listed} Schedules (it returns the owner memo but not the ` +
-        `action memo holding pipectl's hash).`,
+        `definition file (validateMs: \`pipectl validate\` alone, no server). It lists every Schedule once: a ` +
+        `Schedule whose listed PipectlScheduleHash search attribute equals the wanted hash is unchanged without a ` +
+        `describe; a sync that changed something waits until the list shows it. noopConcurrent16Ms: the raw ` +
+        `describes, 16 in flight; listAllMs: one schedule.list() over the server's ${list.counts.listed} Schedules.`,
     );
   } catch (err) {
     temporal = failed('temporal', rawSetup, err);
