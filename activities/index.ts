@@ -5,8 +5,9 @@ import type { StepData } from '../core/run-input';
 import type { Window } from '../core/window';
 import { readFileRows, writeFileRows } from './files';
 import type { PostgresPools } from './postgres/pools';
-import { loadRows as loadPostgresRows, queryRows } from './postgres/steps';
-import type { Staging } from './staging';
+import { copyQueryRows, loadRows as loadPostgresRows } from './postgres/steps';
+import { CHUNK_BYTES, type Staging } from './staging';
+import type { CopyChunk } from './staged-chunk';
 import { dagRunSucceeded } from './backfill';
 import { checkUpstreams } from './upstream';
 import { createNotifyActivities } from './notify';
@@ -104,7 +105,7 @@ export function createActivities(deps: ActivityDeps) {
     return `${workflowId}/${runId}/${step}/${Context.current().info.attempt}`;
   }
 
-  async function collect(step: string, rows: AsyncIterable<Row[]> | Row[]): Promise<StepData> {
+  async function collect(step: string, rows: AsyncIterable<Row[] | CopyChunk> | Row[]): Promise<StepData> {
     const writer = deps.staging.writer(stagingRef(step), deps.inlineLimitBytes);
     if (Array.isArray(rows)) {
       if (!rows.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r))) {
@@ -117,7 +118,7 @@ export function createActivities(deps: ActivityDeps) {
       await writer.push(rows);
     } else {
       for await (const batch of rows) {
-        await writer.push(batch);
+        await (Array.isArray(batch) ? writer.push(batch) : writer.pushCopy(batch));
         Context.current().heartbeat();
       }
     }
@@ -147,7 +148,7 @@ export function createActivities(deps: ActivityDeps) {
           const pool = await deps.pools.get(step.connection);
           return collect(
             'extract',
-            queryRows(pool, step, req.window, () => ctx.heartbeat()),
+            copyQueryRows(pool, step, req.window, CHUNK_BYTES, () => ctx.heartbeat()),
           );
         }
         return collect('extract', readFileRows(step, req.window, deps.filesDir));
@@ -157,10 +158,13 @@ export function createActivities(deps: ActivityDeps) {
     /** Applies the pipeline's transform to the extracted rows. */
     async transformRows(req: StepRequest & { data: StepData }): Promise<StepData> {
       const spec = specOf(req.pipeline);
+      // Without a transform the extract's data goes on as it is (staged data is read by reference).
+      if (!spec.transform) return req.data;
+      const { transform } = spec;
       const ctx = stepContext(spec, req.window);
       return heartbeating(async () => {
         const rows = await deps.staging.readAll(req.data);
-        const out = spec.transform ? await spec.transform(rows, ctx) : rows;
+        const out = await transform(rows, ctx);
         if (!Array.isArray(out)) {
           throw ApplicationFailure.create({
             type: 'InvalidRows',
@@ -190,7 +194,7 @@ export function createActivities(deps: ActivityDeps) {
             pool,
             step,
             { pipeline: spec.name, workflowId, runId, window: req.window },
-            deps.staging.chunks(req.data),
+            deps.staging.stored(req.data),
             () => ctx.heartbeat(),
           );
         }

@@ -2,9 +2,10 @@ import type { Pool } from 'pg';
 import { ensurePipectlTable } from './postgres/schema';
 import type { Row } from '../core/pipeline-spec';
 import type { StepData } from '../core/run-input';
+import { copyBody, copyRows, CopyLineEncoder, parseBody, type CopyChunk } from './staged-chunk';
 
 /** Target size of one staged chunk; several chunks make one staged result. */
-const CHUNK_BYTES = 4 * 1024 * 1024;
+export const CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * Large step results live in PostgreSQL (`pipectl.staged_chunks`), so only a reference travels through Temporal's
@@ -34,7 +35,7 @@ export class Staging {
     return new StepDataWriter(this, ref, inlineLimitBytes);
   }
 
-  /** Appends one chunk (a JSON array of rows). */
+  /** Appends one chunk (a body written by `StepDataWriter`). */
   async putChunk(ref: string, seq: number, rowCount: number, body: string): Promise<void> {
     const db = await this.db();
     await db.query(
@@ -50,8 +51,11 @@ export class Staging {
     await db.query('DELETE FROM pipectl.staged_chunks WHERE ref = $1', [ref]);
   }
 
-  /** Rows of a result, chunk by chunk, so a load can stream them; the next chunk is read while this one is used. */
-  async *chunks(data: StepData): AsyncGenerator<Row[]> {
+  /**
+   * A result's chunks as stored: COPY chunks keep their text (a load can pass it on as it is), JSON chunks are rows;
+   * the next chunk is read while this one is used.
+   */
+  async *stored(data: StepData): AsyncGenerator<CopyChunk | Row[]> {
     if (data.kind === 'inline') {
       yield data.rows;
       return;
@@ -73,8 +77,13 @@ export class Staging {
     for (let seq = 0; next; seq++) {
       const body = await next;
       next = seq + 1 < data.chunks ? read(seq + 1) : undefined;
-      yield JSON.parse(body) as Row[];
+      yield parseBody(body);
     }
+  }
+
+  /** Rows of a result, chunk by chunk, so a load can stream them. */
+  async *chunks(data: StepData): AsyncGenerator<Row[]> {
+    for await (const chunk of this.stored(data)) yield Array.isArray(chunk) ? chunk : copyRows(chunk);
   }
 
   /** Every row of a result in memory (transforms see the whole window). */
@@ -94,11 +103,22 @@ export class Staging {
   }
 }
 
-/** Collects a step's output; decides inline versus staged by size. */
+/**
+ * Collects a step's output; decides inline versus staged by size. Rows are written as COPY lines while they share
+ * their keys and the kind of each value, as JSON otherwise (see `staged-chunk.ts`); an extract's COPY output is
+ * staged as it comes.
+ */
 export class StepDataWriter {
-  /** The buffered rows, each serialised once: its size decides when to flush, and the chunk joins them. */
-  private buffer: string[] = [];
-  private bufferBytes = 0;
+  /** Rows of the chunk being filled, as given. */
+  private rows: Row[] = [];
+  /** Their COPY lines, while `encoder` accepts every row of the chunk. */
+  private lines: string[] = [];
+  private encoder: CopyLineEncoder | undefined;
+  /** Their JSON, once a row did not fit the COPY form. */
+  private json: string[] | undefined;
+  /** COPY chunks of an extract, waiting to be staged. */
+  private copies: CopyChunk[] = [];
+  private pendingBytes = 0;
   private staged = false;
   private seq = 0;
   private rowCount = 0;
@@ -114,17 +134,67 @@ export class StepDataWriter {
 
   /** Adds rows; flushes chunks to staging once the result is too large to travel inline. */
   async push(rows: readonly Row[]): Promise<void> {
+    if (this.copies.length > 0) throw new Error('a step result is written either as rows or as COPY chunks');
     for (const row of rows) {
-      const json = JSON.stringify(row);
-      const bytes = Buffer.byteLength(json) + 1;
-      this.buffer.push(json);
-      this.bufferBytes += bytes;
+      let text: string | undefined;
+      if (!this.json) {
+        this.encoder ??= new CopyLineEncoder(row);
+        text = this.encoder.line(row);
+        if (text === undefined) this.json = this.rows.map((r) => JSON.stringify(r));
+        else this.lines.push(text);
+      }
+      if (this.json) {
+        text = JSON.stringify(row);
+        this.json.push(text);
+      }
+      this.rows.push(row);
+      // Exact bytes while the result may still travel inline; characters once it is staged (a chunk's size is a
+      // target, not a limit).
+      const bytes = (this.staged ? text!.length : Buffer.byteLength(text!)) + 1;
+      this.pendingBytes += bytes;
       this.totalBytes += bytes;
       this.rowCount++;
-      if (this.staged ? this.bufferBytes >= CHUNK_BYTES : this.bufferBytes > this.inlineLimitBytes) {
+      if (this.staged ? this.pendingBytes >= CHUNK_BYTES : this.pendingBytes > this.inlineLimitBytes) {
         await this.flush();
       }
     }
+  }
+
+  /** Adds a chunk of an extract's COPY output. */
+  async pushCopy(chunk: CopyChunk): Promise<void> {
+    if (this.rows.length > 0) throw new Error('a step result is written either as rows or as COPY chunks');
+    if (chunk.rowCount === 0) return;
+    const bytes = Buffer.byteLength(chunk.text);
+    this.copies.push(chunk);
+    this.pendingBytes += bytes;
+    this.totalBytes += bytes;
+    this.rowCount += chunk.rowCount;
+    if (this.staged || this.pendingBytes > this.inlineLimitBytes) await this.flush();
+  }
+
+  private body(): string | undefined {
+    if (this.copies.length > 0) {
+      const { columns } = this.copies[0]!;
+      const text = this.copies.map((c) => c.text).join('');
+      const rowCount = this.copies.reduce((n, c) => n + c.rowCount, 0);
+      return copyBody({ columns, text, rowCount });
+    }
+    if (this.rows.length === 0) return undefined;
+    if (this.json) return `[${this.json.join(',')}]`;
+    return copyBody({
+      columns: this.encoder!.columns(),
+      text: `${this.lines.join('\n')}\n`,
+      rowCount: this.lines.length,
+    });
+  }
+
+  private reset(): void {
+    this.rows = [];
+    this.lines = [];
+    this.encoder = undefined;
+    this.json = undefined;
+    this.copies = [];
+    this.pendingBytes = 0;
   }
 
   private async flush(): Promise<void> {
@@ -133,21 +203,27 @@ export class StepDataWriter {
       await this.staging.clear(this.ref);
     }
     await this.writing;
-    if (this.buffer.length === 0) return;
-    const body = `[${this.buffer.join(',')}]`;
-    const write = this.staging.putChunk(this.ref, this.seq++, this.buffer.length, body);
+    const rowCount = this.copies.length > 0 ? this.copies.reduce((n, c) => n + c.rowCount, 0) : this.rows.length;
+    const body = this.body();
+    this.reset();
+    if (body === undefined) return;
+    const write = this.staging.putChunk(this.ref, this.seq++, rowCount, body);
     // Awaited by the next flush or by finish(); until then a failure must not count as unhandled.
     write.catch(() => undefined);
     this.writing = write;
-    this.buffer = [];
-    this.bufferBytes = 0;
   }
 
   /** Ends the output and returns what the next step receives. */
   async finish(): Promise<StepData> {
     if (!this.staged) {
-      // Parsed back from JSON: the inline rows are exactly what a staged read would return (dates as ISO strings).
-      return { kind: 'inline', rows: JSON.parse(`[${this.buffer.join(',')}]`) as Row[], rowCount: this.rowCount };
+      // Exactly what a staged read would return: COPY chunks read as staged ones are, rows through JSON (dates as
+      // ISO strings).
+      const rows =
+        this.copies.length > 0
+          ? this.copies.flatMap((c) => copyRows(c))
+          : (JSON.parse(JSON.stringify(this.rows)) as Row[]);
+      this.reset();
+      return { kind: 'inline', rows, rowCount: this.rowCount };
     }
     await this.flush();
     await this.writing;

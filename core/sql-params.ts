@@ -1,6 +1,7 @@
 /**
  * Named parameters in SQL (`$windowStart`, `$name`) rewritten to PostgreSQL's positional `$1`, skipping string
- * literals, quoted identifiers, dollar-quoted bodies and comments. Values are always bound, never spliced.
+ * literals, quoted identifiers, dollar-quoted bodies and comments. Values are bound; only a COPY, which takes no
+ * parameters, gets them as literals quoted by the driver (see `activities/postgres/steps.ts`).
  */
 
 /** The rewritten SQL and the parameter names in positional order. */
@@ -9,8 +10,14 @@ export interface BoundSql {
   names: string[];
 }
 
-/** Rewrites `$name` placeholders. Throws on a positional `$1`, which would bypass the names. */
-export function bindNamedParameters(sql: string): BoundSql {
+/**
+ * Rewrites `$name` placeholders to `$1`, `$2`, … — or to what `placeholder` returns for each (its position from 1 and
+ * its name). Throws on a positional `$1`, which would bypass the names.
+ */
+export function bindNamedParameters(
+  sql: string,
+  placeholder: (position: number, name: string) => string = (position) => `$${position}`,
+): BoundSql {
   const names: string[] = [];
   const index = new Map<string, number>();
   let out = '';
@@ -65,7 +72,7 @@ export function bindNamedParameters(sql: string): BoundSql {
           pos = names.length;
           index.set(key, pos);
         }
-        out += `$${pos}`;
+        out += placeholder(pos, key);
         i += name[0].length;
         continue;
       }

@@ -1,26 +1,20 @@
 import { pipeline as pipeStreams } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { Pool, PoolClient } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { escapeLiteral } from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { ApplicationFailure } from '@temporalio/common';
 import { quoteIdentifier, quoteTable, SQL_IDENTIFIER } from '../../core/identifiers';
 import type { PostgresLoadStep, PostgresQueryStep, Row } from '../../core/pipeline-spec';
 import { bindNamedParameters } from '../../core/sql-params';
 import type { Window } from '../../core/window';
 import { copyLines } from './copy-text';
+import { copyRows, countLines, countNullFields, type CopyChunk, type CopyColumn } from '../staged-chunk';
 import { classifyPgError, PG_ERROR_TYPES } from './errors';
 import { ensurePipectlTable } from './schema';
 
-/**
- * Runs a query extract with the window bound as parameters, reading through a server-side cursor in batches so a
- * large result never sits whole in one response.
- */
-export async function* queryRows(
-  pool: Pool,
-  step: PostgresQueryStep,
-  window: Window,
-  onBatch: () => void = () => undefined,
-): AsyncGenerator<Row[]> {
+/** The query's parameters in positional order: the window's bounds and the step's params. */
+function boundQuery(step: PostgresQueryStep, window: Window): { text: string; values: unknown[] } {
   let bound;
   try {
     bound = bindNamedParameters(step.sql);
@@ -41,35 +35,148 @@ export async function* queryRows(
       message: `the query uses $${name}, which is neither $windowStart, $windowEnd nor a key of params`,
     });
   });
+  return { text: bound.text, values };
+}
+
+/**
+ * Runs a query extract with the window bound as parameters, reading through a server-side cursor in batches so a
+ * large result never sits whole in one response.
+ */
+export async function* queryRows(
+  pool: Pool,
+  step: PostgresQueryStep,
+  window: Window,
+  onBatch: () => void = () => undefined,
+): AsyncGenerator<Row[]> {
+  const { text, values } = boundQuery(step, window);
+  yield* readOnly(pool, 'BEGIN READ ONLY', (client) => fetchRows(client, step, text, values, onBatch));
+}
+
+/**
+ * Runs `body` in a read-only transaction on a pooled connection. Left without committing (an error, or a consumer
+ * that stopped early), the connection still holds the transaction, cursor or COPY, so it is rolled back and
+ * discarded rather than returned to the pool.
+ */
+async function* readOnly<T>(
+  pool: Pool,
+  begin: string,
+  body: (client: PoolClient) => AsyncGenerator<T>,
+): AsyncGenerator<T> {
   const client = await pool.connect();
   let done = false;
   try {
-    await client.query('BEGIN READ ONLY');
-    try {
-      await client.query(`DECLARE pipectl_extract NO SCROLL CURSOR FOR ${bound.text}`, values);
-    } catch (err) {
-      classifyPgError(err, 'extract query');
-    }
-    for (;;) {
-      let res;
-      try {
-        res = await client.query<Row>(`FETCH ${step.batchSize} FROM pipectl_extract`);
-      } catch (err) {
-        // Some errors (division by zero, a failed cast) surface only when rows are computed.
-        classifyPgError(err, 'extract query');
-      }
-      onBatch();
-      if (res.rows.length > 0) yield res.rows;
-      if (res.rows.length < step.batchSize) break;
-    }
+    await client.query(begin);
+    yield* body(client);
     await client.query('COMMIT');
     done = true;
   } finally {
-    // Reached without `done` on an error or when the consumer stopped early: the connection still holds the
-    // transaction and cursor, so it is rolled back and discarded rather than returned to the pool.
     if (!done) await client.query('ROLLBACK').catch(() => undefined);
     client.release(done ? undefined : true);
   }
+}
+
+/** Declares the extract's cursor and fetches it in `batchSize` batches, inside the caller's transaction. */
+async function* fetchRows(
+  client: PoolClient,
+  step: PostgresQueryStep,
+  text: string,
+  values: unknown[],
+  onBatch: () => void,
+): AsyncGenerator<Row[]> {
+  try {
+    await client.query(`DECLARE pipectl_extract NO SCROLL CURSOR FOR ${text}`, values);
+  } catch (err) {
+    classifyPgError(err, 'extract query');
+  }
+  for (;;) {
+    let res;
+    try {
+      res = await client.query<Row>(`FETCH ${step.batchSize} FROM pipectl_extract`);
+    } catch (err) {
+      // Some errors (division by zero, a failed cast) surface only when rows are computed.
+      classifyPgError(err, 'extract query');
+    }
+    onBatch();
+    if (res.rows.length > 0) yield res.rows;
+    if (res.rows.length < step.batchSize) break;
+  }
+}
+
+/**
+ * A parameter (a string, number, boolean or null) as an SQL literal, for COPY, which takes no parameters: the text
+ * the driver would send, quoted by the driver. Like a bound parameter, a quoted literal has no type of its own and
+ * takes the one its place in the query gives it.
+ */
+function literalOf(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  return escapeLiteral(String(value));
+}
+
+/**
+ * Runs a query extract as `COPY (query) TO STDOUT`: PostgreSQL's own text output, cut into chunks of about
+ * `chunkBytes` at line ends, with each column's type OID, so nothing is parsed on the way to staging. The columns come
+ * from a cursor declared with the parameters bound (nothing is fetched); the COPY gets the same values as literals
+ * quoted by the driver. A query COPY cannot wrap (a trailing semicolon, a comment on its last line) is read through
+ * the cursor instead, as rows.
+ */
+export async function* copyQueryRows(
+  pool: Pool,
+  step: PostgresQueryStep,
+  window: Window,
+  chunkBytes: number,
+  onChunk: () => void = () => undefined,
+): AsyncGenerator<CopyChunk | Row[]> {
+  const { text, values } = boundQuery(step, window);
+  // The COPY text is UTF-8 whatever the database's client encoding default, as the driver decodes it.
+  yield* readOnly(pool, "BEGIN READ ONLY; SET LOCAL client_encoding = 'UTF8'", async function* (client) {
+    let columns: CopyColumn[];
+    try {
+      await client.query(`DECLARE pipectl_extract NO SCROLL CURSOR FOR ${text}`, values);
+      const described = await client.query('FETCH 0 FROM pipectl_extract');
+      columns = described.fields.map((f) => ({ name: f.name, type: f.dataTypeID }));
+      await client.query('CLOSE pipectl_extract; SAVEPOINT pipectl_copy');
+    } catch (err) {
+      classifyPgError(err, 'extract query');
+    }
+    const literal = bindNamedParameters(step.sql, (position) => literalOf(values[position - 1]));
+    const stream = client.query(copyTo(`COPY (\n${literal.text}\n) TO STDOUT`));
+    let parts: Buffer[] = [];
+    let size = 0;
+    let copied = true;
+    try {
+      for await (const buffer of stream as AsyncIterable<Buffer>) {
+        parts.push(buffer);
+        size += buffer.length;
+        // Each chunk ends at the first line end past `chunkBytes` (a longer line waits for its end).
+        while (size >= chunkBytes) {
+          const all = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+          const cut = all.indexOf(10, chunkBytes - 1) + 1;
+          parts = [all];
+          if (cut === 0) break;
+          parts = [all.subarray(cut)];
+          size = all.length - cut;
+          onChunk();
+          yield copyChunkOf(columns, all.subarray(0, cut));
+        }
+      }
+    } catch (err) {
+      if ((err as { code?: string }).code !== '42601' || size > 0 || parts.length > 0)
+        classifyPgError(err, 'extract query');
+      copied = false;
+    }
+    if (copied) {
+      if (size > 0) yield copyChunkOf(columns, Buffer.concat(parts, size));
+    } else {
+      await client.query('ROLLBACK TO SAVEPOINT pipectl_copy');
+      yield* fetchRows(client, step, text, values, onChunk);
+    }
+  });
+}
+
+function copyChunkOf(columns: CopyColumn[], bytes: Buffer): CopyChunk {
+  let rowCount = 0;
+  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) rowCount++;
+  return { columns, text: bytes.toString('utf8'), rowCount };
 }
 
 /** What one load did. */
@@ -108,7 +215,7 @@ export async function loadRows(
   pool: Pool,
   step: PostgresLoadStep,
   identity: LoadIdentity,
-  chunks: AsyncIterable<Row[]>,
+  chunks: AsyncIterable<Row[] | CopyChunk>,
   onChunk: () => void = () => undefined,
 ): Promise<LoadOutcome> {
   await ensureLedger(pool);
@@ -141,26 +248,43 @@ export async function loadRows(
     let columns = step.columns;
     let staged = false;
     let total = 0;
-    for await (const rows of chunks) {
-      if (rows.length === 0) continue;
-      if (!columns) columns = columnsOf(rows[0]!);
+    for await (const chunk of chunks) {
+      let rows: Row[] | undefined;
+      let text: string | undefined;
+      if (Array.isArray(chunk)) rows = chunk;
+      else if (chunk.rowCount > 0) {
+        // A COPY chunk whose columns are the load's goes into COPY as it is; other columns are read as rows.
+        const names = chunk.columns.map((c) => c.name);
+        if (!columns && new Set(names).size === names.length) columns = validColumns(names);
+        if (columns && sameColumns(names, columns)) text = chunk.text;
+        else rows = copyRows(chunk);
+      }
+      const count = rows ? rows.length : text ? countLines(text) : 0;
+      if (count === 0) continue;
+      if (!columns) columns = validColumns(Object.keys(rows![0]!));
       if (!staged && !replace) await createTempTable(client, target, columns);
       staged = true;
       if (replace) {
         // A row without a window value is outside every window (and may not reach a NOT NULL column's check first).
-        const missing = rows.filter((r) => r[step.windowColumn!] === null || r[step.windowColumn!] === undefined);
-        if (missing.length > 0) throw outsideWindow(missing.length, step, identity);
+        const name = step.windowColumn!;
+        const at = columns.indexOf(name);
+        const missing = rows
+          ? rows.filter((r) => r[name] === null || r[name] === undefined).length
+          : at === -1
+            ? count
+            : countNullFields(text!, at);
+        if (missing > 0) throw outsideWindow(missing, step, identity);
       }
       const into = replace ? target : 'pg_temp.pipectl_load';
       try {
         await pipeStreams(
-          Readable.from([copyLines(rows, columns)]),
+          Readable.from([text ?? copyLines(rows!, columns)]),
           client.query(copyFrom(`COPY ${into} (${columns.map(quoteIdentifier).join(', ')}) FROM STDIN`)),
         );
       } catch (err) {
         classifyPgError(err, `load into ${step.table}`);
       }
-      total += rows.length;
+      total += count;
       onChunk();
     }
     try {
@@ -235,8 +359,11 @@ function outsideWindow(count: number, step: PostgresLoadStep, identity: LoadIden
   });
 }
 
-function columnsOf(row: Row): string[] {
-  const columns = Object.keys(row);
+function sameColumns(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((name, i) => name === b[i]);
+}
+
+function validColumns(columns: string[]): string[] {
   const bad = columns.find((c) => !SQL_IDENTIFIER.test(c));
   if (bad !== undefined) {
     throw ApplicationFailure.create({
