@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { PipelineSpec, Row, StepContext } from '../core/pipeline-spec';
+import type { PipelineSpec, Row, StepContext, TransformRowFn } from '../core/pipeline-spec';
 import type { StepData } from '../core/run-input';
 import type { Window } from '../core/window';
 import { readFileRows, writeFileRows } from './files';
@@ -125,6 +125,35 @@ export function createActivities(deps: ActivityDeps) {
     return writer.finish();
   }
 
+  /** A row transform over the staged rows, one chunk in memory at a time. */
+  async function transformEachRow(fn: TransformRowFn, data: StepData, ctx: StepContext): Promise<StepData> {
+    const writer = deps.staging.writer(stagingRef('transform'), deps.inlineLimitBytes);
+    const invalid = () =>
+      ApplicationFailure.create({
+        type: 'InvalidRows',
+        nonRetryable: true,
+        message: 'transformRow must return a row (an object), an array of rows, or null',
+      });
+    for await (const chunk of deps.staging.chunks(data)) {
+      const out: Row[] = [];
+      for (const row of chunk) {
+        let result = fn(row, ctx);
+        if (result instanceof Promise) result = await result;
+        if (result === null || result === undefined) continue;
+        if (Array.isArray(result)) {
+          for (const r of result) {
+            if (r === null || typeof r !== 'object' || Array.isArray(r)) throw invalid();
+            out.push(r);
+          }
+        } else if (typeof result === 'object') out.push(result);
+        else throw invalid();
+      }
+      await writer.push(out);
+      Context.current().heartbeat();
+    }
+    return writer.finish();
+  }
+
   return {
     ...createNotifyActivities(),
     /** Reads the window's rows with the pipeline's extract. */
@@ -159,12 +188,12 @@ export function createActivities(deps: ActivityDeps) {
     async transformRows(req: StepRequest & { data: StepData }): Promise<StepData> {
       const spec = specOf(req.pipeline);
       // Without a transform the extract's data goes on as it is (staged data is read by reference).
-      if (!spec.transform) return req.data;
-      const { transform } = spec;
+      if (!spec.transform && !spec.transformRow) return req.data;
       const ctx = stepContext(spec, req.window);
       return heartbeating(async () => {
+        if (spec.transformRow) return transformEachRow(spec.transformRow, req.data, ctx);
         const rows = await deps.staging.readAll(req.data);
-        const out = await transform(rows, ctx);
+        const out = await spec.transform!(rows, ctx);
         if (!Array.isArray(out)) {
           throw ApplicationFailure.create({
             type: 'InvalidRows',

@@ -41,6 +41,14 @@ export interface StepContext {
 export type ExtractFn = (ctx: StepContext) => Promise<Row[]> | Row[];
 /** A transform: turns the extracted rows into the rows to load. */
 export type TransformFn = (rows: Row[], ctx: StepContext) => Promise<Row[]> | Row[];
+/**
+ * A row transform: one extracted row in, one row, several (an array) or none (null) out. Its step reads the staged
+ * rows chunk by chunk and writes each chunk's output before reading the next, so a window never sits whole in memory.
+ */
+export type TransformRowFn = (
+  row: Row,
+  ctx: StepContext,
+) => Row | Row[] | null | undefined | Promise<Row | Row[] | null | undefined>;
 /** A custom load: writes the rows idempotently for the window and returns how many it wrote. */
 export type LoadFn = (rows: Row[], ctx: StepContext) => Promise<number | void> | number | void;
 
@@ -457,6 +465,12 @@ export const PipelineSpec = z
         message: 'transform must be a function (rows, ctx) => rows',
       })
       .optional(),
+    /** Turns each extracted row into rows to load, streamed chunk by chunk; instead of `transform`. */
+    transformRow: z
+      .custom<TransformRowFn>((v) => typeof v === 'function', {
+        message: 'transformRow must be a function (row, ctx) => row, rows or null',
+      })
+      .optional(),
     /** Writes the rows. */
     load: stepOrFunction<typeof LoadStep, LoadFn>(
       LoadStep,
@@ -464,12 +478,18 @@ export const PipelineSpec = z
       "postgres.upsert({...}), postgres.replace({...}), csv.write('...'), or async (rows, ctx) => count",
     ),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.transform && p.transformRow) {
+      ctx.addIssue({ code: 'custom', path: ['transformRow'], message: 'give transform or transformRow, not both' });
+    }
+  });
 export type PipelineSpec = z.infer<typeof PipelineSpec>;
 /** What a user writes: the schema's input, with functions typed. */
-export type PipelineInput = Omit<z.input<typeof PipelineSpec>, 'extract' | 'transform' | 'load'> & {
+export type PipelineInput = Omit<z.input<typeof PipelineSpec>, 'extract' | 'transform' | 'transformRow' | 'load'> & {
   extract: ExtractStep | z.input<typeof ExtractStep> | ExtractFn;
   transform?: TransformFn;
+  transformRow?: TransformRowFn;
   load: LoadStep | z.input<typeof LoadStep> | LoadFn;
 };
 

@@ -81,7 +81,7 @@ export function toRunInput(spec: PipelineSpec, window: Window, kind: RunKind, gr
       loadMs: t.load ?? t.step,
       heartbeatMs: t.heartbeat,
     },
-    hasTransform: spec.transform !== undefined,
+    hasTransform: spec.transform !== undefined || spec.transformRow !== undefined,
     // Absent rather than empty, so the input of a pipeline without notifications is what it was before they existed.
     ...(spec.notify?.length ? { notify: spec.notify } : {}),
   };

@@ -3,7 +3,14 @@ import { copyQueryRows, queryRows } from '../../activities/postgres/steps';
 import { PostgresQueryStep, type Row } from '../../core/pipeline-spec';
 import type { StepData } from '../../core/run-input';
 import { parseWindow } from '../../core/window';
-import { activityHarness, expectPermanent, failureOf, newRun, type ActivityHarness } from './activity-harness';
+import {
+  activityHarness,
+  expectPermanent,
+  failureOf,
+  newRun,
+  stagedChunks,
+  type ActivityHarness,
+} from './activity-harness';
 
 /*
  * A `postgres.query` extract runs as COPY: PostgreSQL's text output is staged as it comes, read back as rows only by
@@ -66,10 +73,36 @@ const pipelines = [
   ),
 ];
 
+/** Rows the row transforms below saw, in order. */
+const seen: number[] = [];
+
+const rowTransforms = [
+  definePipeline({
+    name: 'each_row',
+    extract: () => [],
+    // Odd ids twice, ids divisible by 10 dropped, the rest once; async for every third row.
+    transformRow: (row) => {
+      const id = Number(row.id);
+      seen.push(id);
+      if (id % 10 === 0) return null;
+      const out = { id, label: `#${id}`, at: new Date(Date.UTC(2026, 10, 20, 0, 0, id)) };
+      if (id % 3 === 0) return Promise.resolve(out);
+      return id % 2 === 1 ? [out, { ...out, id: -id }] : out;
+    },
+    load: () => 0,
+  }),
+  definePipeline({
+    name: 'bad_row',
+    extract: () => [],
+    transformRow: (row) => (row.id === 5 ? (42 as unknown as null) : row),
+    load: () => 0,
+  }),
+];
+
 let h: ActivityHarness;
 
 beforeAll(async () => {
-  h = await activityHarness('copy', pipelines, { inlineLimitBytes: INLINE_LIMIT });
+  h = await activityHarness('copy', [...pipelines, ...rowTransforms], { inlineLimitBytes: INLINE_LIMIT });
   await h.db.query(
     `CREATE TABLE public.copy_target (id int PRIMARY KEY, at timestamptz NOT NULL, score float8, doc jsonb);
      CREATE TABLE public.copy_target_nullable (id int PRIMARY KEY, at timestamptz, score float8, doc jsonb)`,
@@ -167,4 +200,33 @@ test('a row without a window value fails a replace load fed COPY text, and nothi
   expect(expectPermanent(err, 'RowOutsideWindow').message).toMatch(/^1 row\(s\) have at outside the window/);
   const res = await h.db.query<{ n: number }>('SELECT count(*)::int AS n FROM public.copy_target_nullable');
   expect(res.rows[0]).toEqual({ n: 0 });
+});
+
+test('transformRow reads the staged rows chunk by chunk and writes zero, one or several rows for each', async () => {
+  const ids = Array.from({ length: 600 }, (_, i) => i + 1);
+  const input = await stagedChunks(
+    h.staging,
+    [ids.slice(0, 200), ids.slice(200, 400), ids.slice(400)].map((c) => c.map((id) => ({ id }))),
+  );
+  seen.length = 0;
+  const out = await h.run(h.activities.transformRows, { pipeline: 'each_row', window, data: input });
+  expect(seen).toEqual(ids);
+  const expected = ids.flatMap((id) => {
+    if (id % 10 === 0) return [];
+    const row = { id, label: `#${id}`, at: new Date(Date.UTC(2026, 10, 20, 0, 0, id)).toISOString() };
+    return id % 3 !== 0 && id % 2 === 1 ? [row, { ...row, id: -id }] : [row];
+  });
+  expect(out).toMatchObject({ kind: 'staged', rowCount: expected.length });
+  expect(await rowsOf(out)).toEqual(expected);
+});
+
+test('transformRow returning something other than rows or null fails the step permanently', async () => {
+  const err = await failureOf(
+    h.run(h.activities.transformRows, {
+      pipeline: 'bad_row',
+      window,
+      data: { kind: 'inline', rows: [{ id: 4 }, { id: 5 }], rowCount: 2 },
+    }),
+  );
+  expect(expectPermanent(err, 'InvalidRows').message).toMatch(/transformRow must return a row/);
 });

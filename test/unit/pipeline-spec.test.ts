@@ -193,3 +193,15 @@ describe('definePipeline and the step helpers', () => {
     expect(ndjson.write('a.ndjson')).toEqual({ kind: 'file.write', format: 'ndjson', path: 'a.ndjson' });
   });
 });
+
+describe('transformRow', () => {
+  it('is a function, and not given together with transform', () => {
+    expect(problems({ transformRow: 'upper' })).toEqual([
+      'transformRow: transformRow must be a function (row, ctx) => row, rows or null',
+    ]);
+    expect(problems({ transform: (rows: unknown[]) => rows, transformRow: (row: unknown) => row })).toEqual([
+      'transformRow: give transform or transformRow, not both',
+    ]);
+    expect(PipelineSpec.parse({ ...base, transformRow: (row: unknown) => row }).transformRow).toBeInstanceOf(Function);
+  });
+});
