@@ -85,7 +85,10 @@ const table = z
 const filePath = z.string().min(1, 'a path cannot be empty');
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
-/** PostgreSQL query extract: `$windowStart`, `$windowEnd` and `$<param>` are bound as parameters, never spliced. */
+/**
+ * PostgreSQL query extract: `$windowStart`, `$windowEnd` and `$<param>` are bound as parameters to describe the
+ * result, then given to `COPY (query) TO STDOUT` as literals quoted by the driver (COPY takes no parameters).
+ */
 export const PostgresQueryStep = z
   .object({
     kind: z.literal('postgres.query'),
@@ -95,7 +98,7 @@ export const PostgresQueryStep = z
     sql: z.string().min(1, 'the query cannot be empty'),
     /** Extra named parameters, referenced as `$name` in the SQL. */
     params: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), scalar).default({}),
-    /** Rows fetched per round trip. */
+    /** Rows fetched per round trip when the query is read through a cursor (one COPY cannot wrap). */
     batchSize: z.number().int().min(1).max(1_000_000).default(10_000),
   })
   .strict();
