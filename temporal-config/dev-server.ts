@@ -49,6 +49,29 @@ export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, unknown> = {
   'system.enableActivityEagerExecution': true,
 };
 
+/**
+ * SQLite settings of the dev server's database. A write-ahead log instead of the default rollback journal: the dev
+ * server writes through one history shard and one SQLite connection, so every workflow update waits for the one
+ * before it, and a rollback-journal commit syncs the disk several times where a WAL commit syncs it once. A 1 → 200 →
+ * 1 fan-out went from 22.5 s to 8.8 s. `synchronous=full` keeps every commit durable on disk before the server
+ * acknowledges it, as before (`normal` would be faster still, 6.4 s, but a power cut could lose the last commits).
+ */
+export const DEV_SERVER_SQLITE_PRAGMAS: Record<string, string> = {
+  journal_mode: 'wal',
+  synchronous: 'full',
+};
+
+/** The dev server's flags for {@link DEV_SERVER_DYNAMIC_CONFIG} and {@link DEV_SERVER_SQLITE_PRAGMAS}. */
+export function devServerTuningArgs(): string[] {
+  return [
+    ...Object.entries(DEV_SERVER_DYNAMIC_CONFIG).flatMap(([key, value]) => [
+      '--dynamic-config-value',
+      `${key}=${JSON.stringify(value)}`,
+    ]),
+    ...Object.entries(DEV_SERVER_SQLITE_PRAGMAS).flatMap(([key, value]) => ['--sqlite-pragma', `${key}=${value}`]),
+  ];
+}
+
 /** True when something accepts TCP connections on `host:port`. */
 export function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
@@ -185,10 +208,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     ...(options.metricsPort ? ['--metrics-port', String(options.metricsPort)] : []),
     ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
     ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.cliType}`]),
-    ...Object.entries(DEV_SERVER_DYNAMIC_CONFIG).flatMap(([key, value]) => [
-      '--dynamic-config-value',
-      `${key}=${JSON.stringify(value)}`,
-    ]),
+    ...devServerTuningArgs(),
   ];
   log(`Starting the Temporal dev server (${cli.path}) on ${address}, Web UI ${uiUrl}, data ${dbFile}`);
   const out = openSync(logFile, 'a');
@@ -236,6 +256,7 @@ async function startDownloadedServer(options: DevServerOptions, address: string,
       extraArgs: [
         ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.cliType}`]),
         ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
+        ...devServerTuningArgs(),
       ],
     },
   });

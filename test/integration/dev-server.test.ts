@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,10 @@ test('starts the dev server with its SQLite file, registers the search attribute
   server = await start();
   expect(server.started).toBe(true);
   expect(logs.join('\n')).toContain(`data ${join(stateDir, 'temporal.sqlite')}`);
+  // The database keeps a write-ahead log: SQLite's header says so with file format versions 2 and 2 (bytes 18, 19).
+  const header = readFileSync(join(stateDir, 'temporal.sqlite')).subarray(0, 20);
+  expect(header.subarray(0, 15).toString()).toBe('SQLite format 3');
+  expect([header[18], header[19]]).toEqual([2, 2]);
 
   const connection = await Connection.connect({ address: server.address });
   const attrs = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
