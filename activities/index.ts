@@ -52,6 +52,14 @@ function execution(): { workflowId: string; runId: string } {
   return run;
 }
 
+/**
+ * Records a heartbeat: the step is alive, and learns of a cancellation. A local step (the pipeline's `localSteps`) has
+ * no heartbeat to record: its worker watches it, and its cancellation arrives without one.
+ */
+function beat(ctx: Context, details?: unknown): void {
+  if (!ctx.info.isLocal) ctx.heartbeat(details);
+}
+
 /** Builds the step activities over their dependencies. */
 export function createActivities(deps: ActivityDeps) {
   function specOf(name: string): PipelineSpec {
@@ -78,7 +86,7 @@ export function createActivities(deps: ActivityDeps) {
       workflowId,
       attempt: ctx.info.attempt,
       postgres: (name) => deps.pools.get(name),
-      heartbeat: (details) => ctx.heartbeat(details),
+      heartbeat: (details) => beat(ctx, details),
       signal: ctx.cancellationSignal,
       log: {
         info: (m, a) => ctx.log.info(m, { ...attrs, ...a }),
@@ -91,6 +99,7 @@ export function createActivities(deps: ActivityDeps) {
   /** Heartbeats in the background while `fn` runs, so a long step is seen alive (and learns of cancellation). */
   async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
     const ctx = Context.current();
+    if (ctx.info.isLocal) return fn();
     const every = Math.max(1_000, Math.min(10_000, (ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
     const timer = setInterval(() => ctx.heartbeat(), every);
     try {
@@ -119,7 +128,7 @@ export function createActivities(deps: ActivityDeps) {
     } else {
       for await (const batch of rows) {
         await (Array.isArray(batch) ? writer.push(batch) : writer.pushCopy(batch));
-        Context.current().heartbeat();
+        beat(Context.current());
       }
     }
     return writer.finish();
@@ -149,7 +158,7 @@ export function createActivities(deps: ActivityDeps) {
         else throw invalid();
       }
       await writer.push(out);
-      Context.current().heartbeat();
+      beat(Context.current());
     }
     return writer.finish();
   }

@@ -61,9 +61,12 @@ export function layeredDag(options: LayeredDagOptions): LayeredDag {
   return { layers, upstream, edges };
 }
 
-/** No-op pipeline definitions for a DAG: an extract of no rows and a load of none, so only orchestration is measured. */
-export function noOpPipelines(dag: LayeredDag): PipelineDefinition[] {
+/**
+ * No-op pipeline definitions for a DAG: an extract of no rows and a load of none, so only orchestration is measured;
+ * with `localSteps`, the two steps run as local activities.
+ */
+export function noOpPipelines(dag: LayeredDag, localSteps = false): PipelineDefinition[] {
   return [...dag.upstream].map(([name, dependsOn]) =>
-    definePipeline({ name, dependsOn, extract: () => [], load: () => 0 }),
+    definePipeline({ name, dependsOn, localSteps, extract: () => [], load: () => 0 }),
   );
 }

@@ -64,6 +64,7 @@ export function buildDagInput(
       runTimeoutMs: spec.timeouts.run,
       taskQueue: spec.taskQueue ?? defaultTaskQueue,
       hasTransform: run.hasTransform,
+      ...(run.localSteps ? { localSteps: run.localSteps } : {}),
       ...(run.notify ? { notify: run.notify } : {}),
     };
     const key = JSON.stringify(profile);

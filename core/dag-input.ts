@@ -11,6 +11,8 @@ export interface DagProfile {
   runTimeoutMs: number;
   taskQueue: string;
   hasTransform: boolean;
+  /** The pipeline's steps run as local activities; absent when they run as activities. */
+  localSteps?: true;
   /** The pipeline's own notification targets, handed to its runs; absent when it sets none. */
   notify?: NotifyTarget[];
 }

@@ -445,6 +445,13 @@ export const PipelineSpec = z
     retry: RetrySpec.default(RetrySpec.parse({})),
     /** Time limits. */
     timeouts: TimeoutSpec.default(TimeoutSpec.parse({})),
+    /**
+     * Run extract, transform and load as Temporal local activities, inside the run's workflow task, instead of as
+     * activities the server dispatches: for quick steps (seconds) a run then takes one workflow task instead of one per
+     * step, and no activity task. The retry policy and step timeouts apply as they are; heartbeat timeouts do not, and
+     * a step that outlives its worker is run again from the start by the worker that takes the run over.
+     */
+    localSteps: z.boolean().default(false),
     /** Temporal task queue whose workers run this pipeline; default `PIPECTL_TASK_QUEUE` (or `pipectl`). */
     taskQueue: z
       .string()

@@ -31,6 +31,8 @@ export interface RunPipelineInput {
   retry: StepRetry;
   timeouts: { extractMs: number; transformMs: number; loadMs: number; heartbeatMs: number };
   hasTransform: boolean;
+  /** The steps run as local activities (the pipeline's `localSteps`); absent when they run as activities. */
+  localSteps?: true;
   /** Where to send a notification when the run ends; absent when the pipeline sets none. */
   notify?: NotifyTarget[];
 }
@@ -82,6 +84,8 @@ export function toRunInput(spec: PipelineSpec, window: Window, kind: RunKind, gr
       heartbeatMs: t.heartbeat,
     },
     hasTransform: spec.transform !== undefined || spec.transformRow !== undefined,
+    // Absent rather than false, so the input of a pipeline with activity steps is what it was before local steps.
+    ...(spec.localSteps ? { localSteps: true as const } : {}),
     // Absent rather than empty, so the input of a pipeline without notifications is what it was before they existed.
     ...(spec.notify?.length ? { notify: spec.notify } : {}),
   };

@@ -141,6 +141,7 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
       retry: profile.retry,
       timeouts: profile.timeouts,
       hasTransform: profile.hasTransform,
+      ...(profile.localSteps ? { localSteps: profile.localSteps } : {}),
       ...(profile.notify ? { notify: profile.notify } : {}),
     };
     try {

@@ -6,10 +6,13 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
+import { RetryState } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { NotificationRequest } from '../activities/notify';
 import type { NodeError } from '../core/dag-plan';
@@ -69,6 +72,41 @@ function originOf(url: string): string {
 
 type StepName = 'extract' | 'transform' | 'load';
 
+/** The activity of each step. */
+const STEP_ACTIVITY: Record<StepName, string> = {
+  extract: 'extractRows',
+  transform: 'transformRows',
+  load: 'loadRows',
+};
+
+/**
+ * A local step's failure reaches the workflow without the activity failure around it that an activity's has: it gets
+ * one naming its step, so the run's failure says which step failed (`extractRows: …`) whichever way the steps run.
+ */
+function asStepFailure(err: unknown, activityType: string): unknown {
+  if (isCancellation(err) || !(err instanceof Error)) return err;
+  if (err instanceof ActivityFailure) {
+    if (err.activityType) return err;
+    const named = new ActivityFailure(
+      err.message,
+      activityType,
+      err.activityId,
+      err.retryState,
+      err.identity,
+      err.cause,
+    );
+    named.stack = err.stack;
+    return named;
+  }
+  const retryState =
+    err instanceof TimeoutFailure
+      ? RetryState.TIMEOUT
+      : err instanceof ApplicationFailure && err.nonRetryable
+        ? RetryState.NON_RETRYABLE_FAILURE
+        : RetryState.MAXIMUM_ATTEMPTS_REACHED;
+  return new ActivityFailure('Activity task failed', activityType, undefined, retryState, undefined, err);
+}
+
 function proxies(input: RunPipelineInput) {
   const retry = {
     maximumAttempts: input.retry.maximumAttempts,
@@ -83,24 +121,25 @@ function proxies(input: RunPipelineInput) {
   const cancellationType = patched('steps-wait-for-cancellation')
     ? ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
     : ActivityCancellationType.TRY_CANCEL;
+  // Local steps run in this workflow's worker, within its workflow task: the server records each one's result as a
+  // marker, and the worker retries with the same policy. They have no heartbeat timeout (the worker watches them).
   const step = (startToCloseTimeout: number, summary: string) =>
-    proxyActivities<Activities>({
-      startToCloseTimeout,
-      heartbeatTimeout: input.timeouts.heartbeatMs,
-      retry,
-      summary,
-      cancellationType,
-    });
+    input.localSteps
+      ? proxyLocalActivities<Activities>({ startToCloseTimeout, retry, summary, cancellationType })
+      : proxyActivities<Activities>({
+          startToCloseTimeout,
+          heartbeatTimeout: input.timeouts.heartbeatMs,
+          retry,
+          summary,
+          cancellationType,
+        });
+  const cleanup = { startToCloseTimeout: 60_000, retry: { maximumAttempts: 5 }, summary: 'drop staged data' };
   return {
     extract: step(input.timeouts.extractMs, `extract · ${input.pipeline}`),
     // The Web UI shows each activity's summary: transform and load say how many rows they were given.
     transform: (rows: number) => step(input.timeouts.transformMs, `transform · ${input.pipeline} · ${rows} rows in`),
     load: (rows: number) => step(input.timeouts.loadMs, `load · ${input.pipeline} · ${rows} rows`),
-    cleanup: proxyActivities<Activities>({
-      startToCloseTimeout: 60_000,
-      retry: { maximumAttempts: 5 },
-      summary: 'drop staged data',
-    }),
+    cleanup: input.localSteps ? proxyLocalActivities<Activities>(cleanup) : proxyActivities<Activities>(cleanup),
   };
 }
 
@@ -156,7 +195,7 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
       return out;
     } catch (err) {
       steps[name] = { ...steps[name], state: 'failed', finishedAt: new Date().toISOString() };
-      throw err;
+      throw input.localSteps ? asStepFailure(err, STEP_ACTIVITY[name]) : err;
     } finally {
       current = undefined;
       showSteps();

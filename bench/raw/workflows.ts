@@ -4,12 +4,13 @@
  *
  * It mirrors pipectl's shape, not its features: a parent workflow starts each node as a child workflow once every
  * upstream completed, at most `maxParallel` at a time, and continues as new after `continueAsNewAfter` child starts
- * (pipectl's `dagRun` does, 500 by default, to bound its history); each child runs two activities, extract then load,
+ * (pipectl's `dagRun` does, 500 by default, to bound its history); each child runs two activities (local activities when
+ * pipectl's runs local steps), extract then load,
  * with the retry policy and timeouts of a default pipectl pipeline. There is no query, signal, pause, retry, skip,
  * search attribute, summary, notification or progress detail, and ready nodes start first come, first served (pipectl
  * starts those with the most descendants first).
  */
-import { condition, continueAsNew, proxyActivities, startChild } from '@temporalio/workflow';
+import { condition, continueAsNew, proxyActivities, proxyLocalActivities, startChild } from '@temporalio/workflow';
 import type { RawActivities } from './activities';
 
 /** Input of {@link rawDag}. */
@@ -23,6 +24,8 @@ export interface RawDagInput {
   /** Child starts one workflow run makes before it continues as new. */
   continueAsNewAfter: number;
   idPrefix: string;
+  /** Run each node's extract and load as local activities (as pipectl's `localSteps` does). */
+  localSteps?: boolean;
   /** Carried through continue-as-new: indices of the nodes that completed. */
   done?: number[];
   /** Carried through continue-as-new: indices of the nodes that failed. */
@@ -38,17 +41,18 @@ export interface RawDagResult {
 /** Input of {@link rawNode}. */
 export interface RawNodeInput {
   node: string;
+  /** Extract and load as local activities. */
+  local?: boolean;
 }
 
 // A default pipectl pipeline's step options: 30 min per attempt, 60 s heartbeat timeout, 3 attempts from 5 s doubling.
-const { extract, load } = proxyActivities<RawActivities>({
-  startToCloseTimeout: 30 * 60_000,
-  heartbeatTimeout: 60_000,
-  retry: { maximumAttempts: 3, initialInterval: 5_000, backoffCoefficient: 2 },
-});
+const retry = { maximumAttempts: 3, initialInterval: 5_000, backoffCoefficient: 2 };
+const steps = proxyActivities<RawActivities>({ startToCloseTimeout: 30 * 60_000, heartbeatTimeout: 60_000, retry });
+const localSteps = proxyLocalActivities<RawActivities>({ startToCloseTimeout: 30 * 60_000, retry });
 
 /** A no-op pipeline run: extract, then load what it extracted; returns the rows loaded. */
 export async function rawNode(input: RawNodeInput): Promise<number> {
+  const { extract, load } = input.local ? localSteps : steps;
   const rows = await extract({ node: input.node });
   return load({ node: input.node, rows });
 }
@@ -78,7 +82,10 @@ export async function rawDag(input: RawDagInput): Promise<RawDagResult> {
   async function runNode(i: number): Promise<void> {
     const name = input.names[i]!;
     try {
-      const child = await startChild(rawNode, { workflowId: `${input.idPrefix}/${name}`, args: [{ node: name }] });
+      const child = await startChild(rawNode, {
+        workflowId: `${input.idPrefix}/${name}`,
+        args: [{ node: name, ...(input.localSteps ? { local: true } : {}) }],
+      });
       await child.result();
       done[i] = 1;
       for (const c of children[i]!) if (--unmet[c]! === 0) ready.push(c);

@@ -53,6 +53,9 @@ const { EventType } = temporal.api.enums.v1;
 /** The systems these scenarios measure. */
 export type DagSystem = 'pipectl' | 'temporal';
 
+/** How a node's extract and load run: local activities or activities. */
+export type StepKind = 'local' | 'activities';
+
 /** Options every DAG scenario takes. */
 export interface DagScenarioOptions {
   /** Most children running at once, the same for both systems (default per scenario). */
@@ -65,6 +68,11 @@ export interface DagScenarioOptions {
   systems?: DagSystem[];
   /** Keep each stack's temporary folder (SQLite file, server log). */
   keep?: boolean;
+  /**
+   * How each no-op pipeline runs its two steps, the same for both systems: as local activities inside the child's
+   * workflow task (pipectl's `localSteps`, default) or as activities the server dispatches.
+   */
+  steps?: StepKind;
   /** Settles when the benchmark should stop (Ctrl-C): the running system gives up and the next does not start. */
   aborted?: Promise<string>;
 }
@@ -111,6 +119,7 @@ interface Plan {
   continueAsNewAfter: number;
   timeoutMs: number;
   keep: boolean;
+  steps: StepKind;
   /** Read the parent's and children's histories for the latency figures. */
   latency: boolean;
   aborted?: Promise<string>;
@@ -247,6 +256,7 @@ function planOf(
     continueAsNewAfter: options.continueAsNewAfter ?? 500,
     timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
     keep: options.keep ?? false,
+    steps: options.steps ?? 'local',
     latency: false,
     ...(options.aborted ? { aborted: options.aborted } : {}),
   };
@@ -302,9 +312,10 @@ function setupOf(system: DagSystem, plan: Plan): string {
     `Temporal CLI ${TEMPORAL_CLI_VERSION} dev server with a fresh SQLite file; in-process worker (RSS is the ` +
     `benchmark process's); maxParallel ${plan.maxParallel}, continue-as-new after ${plan.continueAsNewAfter} children; ` +
     'parent, children and activities on one task queue';
+  const steps = plan.steps === 'local' ? 'local activities' : 'activities';
   return system === 'pipectl'
-    ? `pipectl dagRun → runPipeline children (no-op extract + load); embedded PostgreSQL for staging; ${common}`
-    : `raw Temporal TS: rawDag → rawNode children (no-op extract + load activities), bench/raw/; ${common}`;
+    ? `pipectl dagRun → runPipeline children (no-op extract + load as ${steps}${plan.steps === 'local' ? ', localSteps' : ''}); embedded PostgreSQL for staging; ${common}`
+    : `raw Temporal TS: rawDag → rawNode children (no-op extract + load as ${steps}), bench/raw/; ${common}`;
 }
 
 /** pipectl's figures as multiples of the baseline's. */
@@ -323,7 +334,7 @@ function ratioNotes(results: SystemResult[]): string[] {
 async function runPipectl(plan: Plan): Promise<Measured> {
   const cleanup = new Cleanup();
   try {
-    const catalog = catalogOf(noOpPipelines(plan.dag));
+    const catalog = catalogOf(noOpPipelines(plan.dag, plan.steps === 'local'));
     const taskQueue = `bench-${plan.scenario}`;
     const stack = await startBenchStack({ catalog, taskQueue, keep: plan.keep }, cleanup);
     const input = buildDagInput(catalog, catalog.pipelines.keys(), WINDOW, 'manual', taskQueue, {
@@ -375,6 +386,7 @@ async function runRaw(plan: Plan): Promise<Measured> {
       maxParallel: plan.maxParallel,
       continueAsNewAfter: plan.continueAsNewAfter,
       idPrefix,
+      localSteps: plan.steps === 'local',
     };
     return await measure(plan, stack, worker.stopped, async () => {
       const handle = await stack.client.workflow.start<typeof rawDag>('rawDag', {
@@ -568,6 +580,7 @@ const CliOptions = z.object({
     .pipe(z.array(z.enum(['pipectl', 'temporal'])).min(1))
     .optional(),
   keep: z.boolean().optional(),
+  steps: z.enum(['local', 'activities']).optional(),
 });
 type CliOptions = z.infer<typeof CliOptions>;
 
@@ -584,6 +597,8 @@ Options:
   --continue-as-new-after N  children per parent run before continue-as-new, both systems (500)
   --timeout DURATION       give up on a system's run after this long (chain/latency 10m, fanout 20m, large-dag 90m)
   --systems LIST           systems to run, in order (temporal,pipectl)
+  --steps local|activities each node's extract and load as local activities (pipectl's localSteps) or as
+                           activities, both systems (local)
   --keep                   keep the temporary folders (SQLite files, server logs)`;
 
 function readOptions(argv: string[]): CliOptions {
@@ -601,6 +616,7 @@ function readOptions(argv: string[]): CliOptions {
       timeout: { type: 'string' },
       systems: { type: 'string' },
       keep: { type: 'boolean' },
+      steps: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -617,6 +633,7 @@ function readOptions(argv: string[]): CliOptions {
     timeoutMs: values.timeout,
     systems: values.systems,
     keep: values.keep,
+    steps: values.steps,
   });
   if (!parsed.success) {
     throw new OptionsError(
@@ -650,6 +667,7 @@ function runScenario(o: CliOptions, aborted: Promise<string>): Promise<ScenarioR
     ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
     ...(o.systems ? { systems: o.systems } : {}),
     ...(o.keep ? { keep: true } : {}),
+    ...(o.steps ? { steps: o.steps } : {}),
   };
   const nodes = o.nodes !== undefined ? { nodes: o.nodes } : {};
   switch (o.scenario) {

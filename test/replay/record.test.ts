@@ -71,6 +71,8 @@ const catalog = catalogOf([
   pipeline('rec_down', { schedule: { every: 'daily', at: '01:00', group: 'rec-down' }, dependsOn: ['rec_up'] }),
   pipeline('rec_tick', { schedule: { every: 'daily', at: '02:00', group: 'rec-tick' } }),
   pipeline('rec_tock', { dependsOn: ['rec_tick'] }),
+  pipeline('rec_local_flaky', { localSteps: true }),
+  pipeline('rec_local_broken', { localSteps: true, retry: { maximumAttempts: 1 } }),
 ]);
 
 let client: Client;
@@ -139,6 +141,18 @@ describeIf('recording replay histories', () => {
     const broken = await startPipelineRun(client, spec('rec_broken'), nextWindow(), 'manual', queue);
     await closed(broken);
     await save('run-pipeline-failure', broken);
+  });
+
+  test('runPipeline with local steps: a retried step, a failure', async () => {
+    const spec = (name: string) => catalog.pipelines.get(name)!.spec;
+    failing.set('rec_local_flaky', 'once');
+    const flaky = await startPipelineRun(client, spec('rec_local_flaky'), nextWindow(), 'manual', queue);
+    await flaky.result();
+    await save('run-pipeline-local-retried-step', flaky);
+    failing.set('rec_local_broken', 'nonretryable');
+    const broken = await startPipelineRun(client, spec('rec_local_broken'), nextWindow(), 'manual', queue);
+    await closed(broken);
+    await save('run-pipeline-local-failure', broken);
   });
 
   test('dagRun: a failure, a retry-node update, a skip-node update', async () => {

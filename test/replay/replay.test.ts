@@ -24,6 +24,8 @@ test('the recorded set covers every workflow type and control path', () => {
       'run-pipeline-retried-step',
       'run-pipeline-failure',
       'run-pipeline-notify-failure',
+      'run-pipeline-local-retried-step',
+      'run-pipeline-local-failure',
       'dag-run-failure',
       'dag-run-retry-node',
       'dag-run-skip-node',

@@ -1,5 +1,7 @@
 import { csv, definePipeline, ndjson, postgres } from 'pipectl';
 import { isPipelineDefinition, PipelineSpec } from '../../core/pipeline-spec';
+import { toRunInput } from '../../core/run-input';
+import { parseWindow } from '../../core/window';
 
 const base = { name: 'orders', extract: csv.read('data/orders.csv'), load: csv.write('out/orders.csv') };
 
@@ -18,6 +20,7 @@ describe('PipelineSpec defaults', () => {
       inputs: [],
       outputs: [],
       dependsOn: [],
+      localSteps: false,
       retry: { maximumAttempts: 3, initialInterval: 5_000, backoffCoefficient: 2, nonRetryableErrorTypes: [] },
       timeouts: { step: 30 * 60_000, heartbeat: 60_000, run: 24 * 3_600_000, upstream: 6 * 3_600_000 },
       tags: [],
@@ -203,5 +206,15 @@ describe('transformRow', () => {
       'transformRow: give transform or transformRow, not both',
     ]);
     expect(PipelineSpec.parse({ ...base, transformRow: (row: unknown) => row }).transformRow).toBeInstanceOf(Function);
+  });
+});
+
+describe('localSteps', () => {
+  it('is a boolean, off by default, and reaches the run input only when on', () => {
+    expect(problems({ localSteps: 'yes' })).toEqual(['localSteps: Invalid input: expected boolean, received string']);
+    const window = parseWindow('2026-11-20');
+    const off = toRunInput(PipelineSpec.parse(base), window, 'manual');
+    expect('localSteps' in off).toBe(false);
+    expect(toRunInput(PipelineSpec.parse({ ...base, localSteps: true }), window, 'manual').localSteps).toBe(true);
   });
 });
