@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { portInUse, startDevServer, type DevServer } from '../../temporal-config/dev-server';
+import { DEV_SERVER_DYNAMIC_CONFIG, portInUse, startDevServer, type DevServer } from '../../temporal-config/dev-server';
 import { readSettings } from '../../temporal-config/settings';
 import { freePort } from '../helpers/ports';
 
@@ -35,6 +35,13 @@ test('starts the dev server with its SQLite file, registers the search attribute
   const header = readFileSync(join(stateDir, 'temporal.sqlite')).subarray(0, 20);
   expect(header.subarray(0, 15).toString()).toBe('SQLite format 3');
   expect([header[18], header[19]]).toEqual([2, 2]);
+  // The server process got the dynamic config: one history shard's queues read up to 1,000 times a second, not 20.
+  const pid = readFileSync(join(stateDir, 'temporal.pid'), 'utf8').trim();
+  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) {
+    expect(args).toContain(`${key}=${JSON.stringify(value)}`);
+  }
+  expect(DEV_SERVER_DYNAMIC_CONFIG['history.transferProcessorMaxPollRPS']).toBe(1000);
 
   const connection = await Connection.connect({ address: server.address });
   const attrs = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
