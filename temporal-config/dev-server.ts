@@ -52,12 +52,26 @@ const PID_FILE = 'temporal.pid';
 export const QUEUE_READS_PER_SECOND = 1000;
 
 /**
+ * Task workers of each of the history service's queues (transfer, timer, visibility); Temporal's default is 512. Every
+ * task of the dev server ends in the one SQLite connection, so 512 workers only lengthen the line in front of it, and
+ * a task that holds a workflow's lock while it waits in that line makes the others that need the lock give up after
+ * 0.5 s and retry a second or more later. In a 1 → 400 → 1 fan-out the parent's lock failed about 2,500 times and the
+ * whole server stood idle for about 2 s every 3 s; with 32 workers it failed about 25 times and never stood idle.
+ */
+export const QUEUE_TASK_WORKERS = 32;
+
+/**
  * Dynamic config of the dev server.
  * - Eager activity execution: a worker that completes a workflow task which schedules an activity on its own queue
  *   gets that activity in the reply when it has a free slot, instead of through the matching service (a step starts
  *   without a round trip).
  * - The history shard's transfer (child starts and completions, workflow task dispatch), timer (retries, timeouts),
- *   visibility (what the Web UI lists) and outbound queues read at most {@link QUEUE_READS_PER_SECOND} times a second.
+ *   visibility (what the Web UI lists) and outbound queues read at most {@link QUEUE_READS_PER_SECOND} times a second,
+ *   and run their tasks on {@link QUEUE_TASK_WORKERS} workers each.
+ * - New tasks of a task queue go to one partition, not four: with one worker process, tasks written to the other three
+ *   partitions had to be forwarded to the partition that had pollers waiting, and when forwarding was throttled they
+ *   waited in the database for about 2 s. Workers still poll all four, so tasks a server wrote before this setting
+ *   are still delivered.
  */
 export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, unknown> = {
   'system.enableActivityEagerExecution': true,
@@ -65,6 +79,10 @@ export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, unknown> = {
   'history.timerProcessorMaxPollRPS': QUEUE_READS_PER_SECOND,
   'history.visibilityProcessorMaxPollRPS': QUEUE_READS_PER_SECOND,
   'history.outboundProcessorMaxPollRPS': QUEUE_READS_PER_SECOND,
+  'history.transferProcessorSchedulerWorkerCount': QUEUE_TASK_WORKERS,
+  'history.timerProcessorSchedulerWorkerCount': QUEUE_TASK_WORKERS,
+  'history.visibilityProcessorSchedulerWorkerCount': QUEUE_TASK_WORKERS,
+  'matching.numTaskqueueWritePartitions': 1,
 };
 
 /**
