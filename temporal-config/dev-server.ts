@@ -61,6 +61,16 @@ export const QUEUE_READS_PER_SECOND = 1000;
 export const QUEUE_TASK_WORKERS = 32;
 
 /**
+ * Bytes of recent history events the history shard keeps in memory; Temporal's default is 512 KiB per shard, which a
+ * cluster multiplies by hundreds of shards. Starting a child needs the parent's event that asked for it; a DAG run asks
+ * for up to `maxParallel` children in one workflow task, and once those events (input, search attributes, summary)
+ * passed 512 KiB each child start read and decoded the parent's whole batch of events from SQLite again. In a 1 → 1,000
+ * → 1 fan-out that was a quarter of the server's CPU: with 64 MiB the server used 22 s of CPU instead of 33, and the
+ * run took 24 s instead of 30.
+ */
+export const EVENTS_CACHE_BYTES = 64 * 1024 * 1024;
+
+/**
  * Dynamic config of the dev server.
  * - Eager activity execution: a worker that completes a workflow task which schedules an activity on its own queue
  *   gets that activity in the reply when it has a free slot, instead of through the matching service (a step starts
@@ -72,6 +82,7 @@ export const QUEUE_TASK_WORKERS = 32;
  *   partitions had to be forwarded to the partition that had pollers waiting, and when forwarding was throttled they
  *   waited in the database for about 2 s. Workers still poll all four, so tasks a server wrote before this setting
  *   are still delivered.
+ * - The history shard keeps {@link EVENTS_CACHE_BYTES} of recent events in memory.
  */
 export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, unknown> = {
   'system.enableActivityEagerExecution': true,
@@ -83,6 +94,7 @@ export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, unknown> = {
   'history.timerProcessorSchedulerWorkerCount': QUEUE_TASK_WORKERS,
   'history.visibilityProcessorSchedulerWorkerCount': QUEUE_TASK_WORKERS,
   'matching.numTaskqueueWritePartitions': 1,
+  'history.eventsCacheMaxSizeBytes': EVENTS_CACHE_BYTES,
 };
 
 /**
