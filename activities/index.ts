@@ -7,7 +7,7 @@ import { readFileRows, writeFileRows } from './files';
 import type { PostgresPools } from './postgres/pools';
 import { copyQueryRows, loadRows as loadPostgresRows } from './postgres/steps';
 import { CHUNK_BYTES, type Staging } from './staging';
-import type { CopyChunk } from './staged-chunk';
+import { rowReader, type CopyChunk } from './staged-chunk';
 import { dagRunSucceeded } from './backfill';
 import { checkUpstreams } from './upstream';
 import { createNotifyActivities } from './notify';
@@ -134,7 +134,10 @@ export function createActivities(deps: ActivityDeps) {
     return writer.finish();
   }
 
-  /** A row transform over the staged rows, one chunk in memory at a time. */
+  /**
+   * A row transform over the staged rows: each row is read, transformed and written as its output line before the
+   * next is read, so only the chunk's text and its output lines stay in memory.
+   */
   async function transformEachRow(fn: TransformRowFn, data: StepData, ctx: StepContext): Promise<StepData> {
     const writer = deps.staging.writer(stagingRef('transform'), deps.inlineLimitBytes);
     const invalid = () =>
@@ -143,21 +146,22 @@ export function createActivities(deps: ActivityDeps) {
         nonRetryable: true,
         message: 'transformRow must return a row (an object), an array of rows, or null',
       });
-    for await (const chunk of deps.staging.chunks(data)) {
-      const out: Row[] = [];
-      for (const row of chunk) {
+    const isRow = (r: unknown): r is Row => r !== null && typeof r === 'object' && !Array.isArray(r);
+    for await (const chunk of deps.staging.stored(data)) {
+      const nextRow = rowReader(chunk);
+      for (let row = nextRow(); row; row = nextRow()) {
         let result = fn(row, ctx);
         if (result instanceof Promise) result = await result;
         if (result === null || result === undefined) continue;
         if (Array.isArray(result)) {
           for (const r of result) {
-            if (r === null || typeof r !== 'object' || Array.isArray(r)) throw invalid();
-            out.push(r);
+            if (!isRow(r)) throw invalid();
+            if (writer.add(r)) await writer.flush();
           }
-        } else if (typeof result === 'object') out.push(result);
-        else throw invalid();
+        } else if (isRow(result)) {
+          if (writer.add(result)) await writer.flush();
+        } else throw invalid();
       }
-      await writer.push(out);
       beat(Context.current());
     }
     return writer.finish();

@@ -147,14 +147,25 @@ function decoderOf(type: ColumnType): (field: string) => unknown {
   }
 }
 
-/** The rows of a COPY chunk. */
-export function copyRows(chunk: CopyChunk): Row[] {
-  const names = chunk.columns.map((c) => c.name);
-  const decoders = chunk.columns.map((c) => decoderOf(c.type));
-  const rows: Row[] = new Array<Row>(chunk.rowCount);
-  const { text } = chunk;
-  let n = 0;
-  for (let start = 0; start < text.length;) {
+/**
+ * Reads a COPY chunk one row at a time, so a step that handles each row and lets it go (a row transform) never holds a
+ * whole chunk of row objects: they die young, where collecting them is cheap.
+ */
+export class CopyRowCursor {
+  private readonly names: string[];
+  private readonly decoders: ((field: string) => unknown)[];
+  private start = 0;
+
+  constructor(private readonly chunk: CopyChunk) {
+    this.names = chunk.columns.map((c) => c.name);
+    this.decoders = chunk.columns.map((c) => decoderOf(c.type));
+  }
+
+  /** The next row, undefined after the last. */
+  next(): Row | undefined {
+    const { text } = this.chunk;
+    const { names, decoders, start } = this;
+    if (start >= text.length) return undefined;
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
     const row: Row = {};
@@ -166,9 +177,27 @@ export function copyRows(chunk: CopyChunk): Row[] {
       row[names[c]!] = field === '\\N' ? null : decoders[c]!(field);
       fieldStart = fieldEnd + 1;
     }
-    rows[n++] = row;
-    start = end + 1;
+    this.start = end + 1;
+    return row;
   }
+}
+
+/** Reads a stored chunk of either form one row at a time: each call gives the next row, undefined after the last. */
+export function rowReader(chunk: CopyChunk | Row[]): () => Row | undefined {
+  if (Array.isArray(chunk)) {
+    let i = 0;
+    return () => (i < chunk.length ? chunk[i++] : undefined);
+  }
+  const cursor = new CopyRowCursor(chunk);
+  return () => cursor.next();
+}
+
+/** The rows of a COPY chunk. */
+export function copyRows(chunk: CopyChunk): Row[] {
+  const rows: Row[] = new Array<Row>(chunk.rowCount);
+  const cursor = new CopyRowCursor(chunk);
+  let n = 0;
+  for (let row = cursor.next(); row; row = cursor.next()) rows[n++] = row;
   rows.length = n;
   return rows;
 }
@@ -222,16 +251,19 @@ function kindOf(value: unknown): ValueKind | null | undefined {
 export class CopyLineEncoder {
   private readonly names: string[];
   private readonly kinds: (ValueKind | undefined)[];
+  /** The fields of the line being written, reused from line to line. */
+  private readonly fields: string[];
 
   constructor(first: Row) {
     this.names = Object.keys(first);
     this.kinds = this.names.map(() => undefined);
+    this.fields = this.names.map(() => '');
   }
 
   line(row: Row): string | undefined {
     const { names, kinds } = this;
     if (Object.keys(row).length !== names.length) return undefined;
-    let out = '';
+    const { fields } = this;
     for (let i = 0; i < names.length; i++) {
       const value = row[names[i]!];
       if (value === undefined && !Object.hasOwn(row, names[i]!)) return undefined;
@@ -241,13 +273,14 @@ export class CopyLineEncoder {
         if (kinds[i] === undefined) kinds[i] = kind;
         else if (kinds[i] !== kind) return undefined;
       }
-      if (i > 0) out += '\t';
       // As JSON would: non-finite numbers and invalid dates become null.
-      if (kind === 'number' && !Number.isFinite(value)) out += '\\N';
-      else if (value instanceof Date) out += Number.isNaN(value.getTime()) ? '\\N' : value.toISOString();
-      else out += copyValue(value);
+      if (kind === 'number' && !Number.isFinite(value)) fields[i] = '\\N';
+      else if (value instanceof Date) fields[i] = Number.isNaN(value.getTime()) ? '\\N' : value.toISOString();
+      else fields[i] = copyValue(value);
     }
-    return out;
+    // One flat string per line: appending field by field would leave a tree of string pieces per line, alive until
+    // the chunk is written, and every young-generation collection would copy it.
+    return fields.join('\t');
   }
 
   columns(): CopyColumn[] {

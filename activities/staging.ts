@@ -109,7 +109,7 @@ export class Staging {
  * staged as it comes.
  */
 export class StepDataWriter {
-  /** Rows of the chunk being filled, as given. */
+  /** Rows of the chunk being filled, as given, while the result may still travel inline. */
   private rows: Row[] = [];
   /** Their COPY lines, while `encoder` accepts every row of the chunk. */
   private lines: string[] = [];
@@ -118,6 +118,10 @@ export class StepDataWriter {
   private json: string[] | undefined;
   /** COPY chunks of an extract, waiting to be staged. */
   private copies: CopyChunk[] = [];
+  /** Whether the result is written as rows or as an extract's COPY chunks (never both). */
+  private form: 'rows' | 'copy' | undefined;
+  /** Rows in the chunk being filled. */
+  private chunkRows = 0;
   private pendingBytes = 0;
   private staged = false;
   private seq = 0;
@@ -134,35 +138,54 @@ export class StepDataWriter {
 
   /** Adds rows; flushes chunks to staging once the result is too large to travel inline. */
   async push(rows: readonly Row[]): Promise<void> {
-    if (this.copies.length > 0) throw new Error('a step result is written either as rows or as COPY chunks');
-    for (const row of rows) {
-      let text: string | undefined;
-      if (!this.json) {
-        this.encoder ??= new CopyLineEncoder(row);
-        text = this.encoder.line(row);
-        if (text === undefined) this.json = this.rows.map((r) => JSON.stringify(r));
-        else this.lines.push(text);
-      }
-      if (this.json) {
-        text = JSON.stringify(row);
-        this.json.push(text);
-      }
-      this.rows.push(row);
-      // Exact bytes while the result may still travel inline; characters once it is staged (a chunk's size is a
-      // target, not a limit).
-      const bytes = (this.staged ? text!.length : Buffer.byteLength(text!)) + 1;
-      this.pendingBytes += bytes;
-      this.totalBytes += bytes;
-      this.rowCount++;
-      if (this.staged ? this.pendingBytes >= CHUNK_BYTES : this.pendingBytes > this.inlineLimitBytes) {
-        await this.flush();
-      }
+    for (const row of rows) if (this.add(row)) await this.flush();
+  }
+
+  /**
+   * Adds one row; true when the chunk is full and `flush` must be awaited before the next row. Once the result is
+   * staged, a row is kept only as its COPY line (or its JSON), so a step that adds rows as it makes them never holds
+   * a chunk of row objects.
+   */
+  add(row: Row): boolean {
+    if (this.form === 'copy') throw new Error('a step result is written either as rows or as COPY chunks');
+    this.form = 'rows';
+    let text: string | undefined;
+    if (!this.json) {
+      this.encoder ??= new CopyLineEncoder(row);
+      text = this.encoder.line(row);
+      if (text === undefined) this.json = this.jsonOfChunk();
+      else this.lines.push(text);
     }
+    if (this.json) {
+      text = JSON.stringify(row);
+      this.json.push(text);
+    }
+    if (!this.staged) this.rows.push(row);
+    this.chunkRows++;
+    // Exact bytes while the result may still travel inline; characters once it is staged (a chunk's size is a
+    // target, not a limit).
+    const bytes = (this.staged ? text!.length : Buffer.byteLength(text!)) + 1;
+    this.pendingBytes += bytes;
+    this.totalBytes += bytes;
+    this.rowCount++;
+    return this.staged ? this.pendingBytes >= CHUNK_BYTES : this.pendingBytes > this.inlineLimitBytes;
+  }
+
+  /**
+   * The chunk so far as JSON, when a row does not fit the COPY form: from the rows while they are kept, else read
+   * back from the COPY lines (which read back as exactly the JSON of the rows).
+   */
+  private jsonOfChunk(): string[] {
+    if (!this.staged) return this.rows.map((r) => JSON.stringify(r));
+    if (this.lines.length === 0) return [];
+    const chunk = { columns: this.encoder!.columns(), text: `${this.lines.join('\n')}\n`, rowCount: this.lines.length };
+    return copyRows(chunk).map((r) => JSON.stringify(r));
   }
 
   /** Adds a chunk of an extract's COPY output. */
   async pushCopy(chunk: CopyChunk): Promise<void> {
-    if (this.rows.length > 0) throw new Error('a step result is written either as rows or as COPY chunks');
+    if (this.form === 'rows') throw new Error('a step result is written either as rows or as COPY chunks');
+    this.form = 'copy';
     if (chunk.rowCount === 0) return;
     const bytes = Buffer.byteLength(chunk.text);
     this.copies.push(chunk);
@@ -179,7 +202,7 @@ export class StepDataWriter {
       const rowCount = this.copies.reduce((n, c) => n + c.rowCount, 0);
       return copyBody({ columns, text, rowCount });
     }
-    if (this.rows.length === 0) return undefined;
+    if (this.chunkRows === 0) return undefined;
     if (this.json) return `[${this.json.join(',')}]`;
     return copyBody({
       columns: this.encoder!.columns(),
@@ -194,16 +217,18 @@ export class StepDataWriter {
     this.encoder = undefined;
     this.json = undefined;
     this.copies = [];
+    this.chunkRows = 0;
     this.pendingBytes = 0;
   }
 
-  private async flush(): Promise<void> {
+  /** Writes the chunk being filled to staging (one write in flight: this waits for the one before). */
+  async flush(): Promise<void> {
     if (!this.staged) {
       this.staged = true;
       await this.staging.clear(this.ref);
     }
     await this.writing;
-    const rowCount = this.copies.length > 0 ? this.copies.reduce((n, c) => n + c.rowCount, 0) : this.rows.length;
+    const rowCount = this.copies.length > 0 ? this.copies.reduce((n, c) => n + c.rowCount, 0) : this.chunkRows;
     const body = this.body();
     this.reset();
     if (body === undefined) return;

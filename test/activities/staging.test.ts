@@ -139,6 +139,22 @@ test('staged chunks are stored uncompressed: PostgreSQL does not compress and de
   expect(res.rows[0]?.storage).toBe('e');
 });
 
+test('rows that stop fitting the COPY form once the result is staged read back exactly as their JSON', async () => {
+  const writer = h.staging.writer('mixed/run/transform/1', 1024);
+  const rows: Row[] = [];
+  for (let i = 0; i < 300; i++) {
+    rows.push({ id: i, label: `row ${i}\t\\`, at: new Date(Date.UTC(2026, 10, 20, 0, 0, i)), n: i % 3 ? i / 2 : null });
+  }
+  // Staged after about 1 KiB; then, in the chunk being filled, a value of another kind and a row of other keys.
+  rows.push({ id: 'three hundred', label: 'x', at: null, n: NaN });
+  rows.push({ other: true });
+  for (let i = 0; i < 50; i++) rows.push({ id: i, label: 'again', at: null, n: 1 });
+  for (const row of rows) if (writer.add(row)) await writer.flush();
+  const data = await writer.finish();
+  expect(data).toMatchObject({ kind: 'staged', rowCount: rows.length });
+  expect(await h.staging.readAll(data)).toEqual(JSON.parse(JSON.stringify(rows)));
+});
+
 test('a chunk that cannot be written fails the step, even while the next chunk was being filled', async () => {
   const failing = Object.create(h.staging) as typeof h.staging;
   failing.putChunk = async (ref, seq, rowCount, body) => {

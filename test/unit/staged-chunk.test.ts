@@ -7,6 +7,7 @@ import {
   countLines,
   countNullFields,
   parseBody,
+  rowReader,
   unescapeCopy,
   type CopyChunk,
 } from '../../activities/staged-chunk';
@@ -92,6 +93,25 @@ test('a column that is null in the first rows takes the kind of its first value'
   const chunk = encode(rows)!;
   expect(chunk.columns).toEqual([{ name: 'a', type: 'number' }]);
   expect(copyRows(chunk)).toEqual(rows);
+});
+
+test('a row reader gives the rows of either form one at a time, then undefined', () => {
+  const rows: Row[] = [
+    { id: 1, label: 'a\tb', at: new Date('2026-11-20T00:00:00.000Z'), n: null },
+    { id: 2, label: '', at: new Date('2026-11-21T00:00:00.000Z'), n: 2.5 },
+    { id: 3, label: '\\N', at: new Date('2026-11-22T00:00:00.000Z'), n: null },
+  ];
+  const readAll = (next: () => Row | undefined) => {
+    const out: Row[] = [];
+    for (let row = next(); row; row = next()) out.push(row);
+    expect(next()).toBeUndefined();
+    return out;
+  };
+  const chunk = encode(rows)!;
+  expect(readAll(rowReader(chunk))).toEqual(copyRows(chunk));
+  expect(readAll(rowReader(chunk))).toEqual(viaJson(rows));
+  expect(readAll(rowReader(viaJson(rows)))).toEqual(viaJson(rows));
+  expect(readAll(rowReader({ columns: chunk.columns, text: '', rowCount: 0 }))).toEqual([]);
 });
 
 test('JSON bodies read back as rows', () => {
