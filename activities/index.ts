@@ -247,7 +247,7 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Deletes the run's staged data (and leftovers of earlier failed runs of the same workflow ID). */
     async dropStaged(req: { workflowId: string }): Promise<number> {
-      return deps.staging.drop(`${req.workflowId}/`);
+      return deps.staging.drop(req.workflowId);
     },
 
     /**

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
-import { ensurePipectlTable } from './postgres/schema';
+import { createHash } from 'node:crypto';
+import { withPipectlDdl } from './postgres/schema';
 import type { Row } from '../core/pipeline-spec';
 import type { StepData } from '../core/run-input';
 import { copyBody, copyRows, CopyLineEncoder, parseBody, type CopyChunk } from './staged-chunk';
@@ -8,26 +9,58 @@ import { copyBody, copyRows, CopyLineEncoder, parseBody, type CopyChunk } from '
 export const CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
- * Large step results live in PostgreSQL (`pipectl.staged_chunks`), so only a reference travels through Temporal's
- * history, whatever the data size. Each attempt stages under its own reference, so a retried or zombie attempt never
- * mixes its rows with another's.
+ * The workflow ID part of a staging reference, `<workflow ID>/<run ID>/<step>/<attempt>`: everything before its last
+ * three parts (a workflow ID may hold slashes; the other three never do).
+ */
+export function stagedWorkflowOf(ref: string): string {
+  const parts = ref.split('/');
+  return parts.length > 3 ? parts.slice(0, -3).join('/') : ref;
+}
+
+/**
+ * The table holding a workflow ID's staged chunks: `pipectl.staged_<md5 of the workflow ID>`, within PostgreSQL's
+ * 63-character limit for any ID.
+ */
+export function stagedTableOf(workflowId: string): string {
+  return `pipectl.staged_${createHash('md5').update(workflowId).digest('hex')}`;
+}
+
+/** The one shared table of earlier pipectl versions, still read and emptied so runs that staged there can finish. */
+const LEGACY_TABLE = 'pipectl.staged_chunks';
+
+/** PostgreSQL's `undefined_table`. */
+const UNDEFINED_TABLE = '42P01';
+
+/**
+ * Large step results live in PostgreSQL, so only a reference travels through Temporal's history, whatever the data
+ * size. Each attempt stages under its own reference, so a retried or zombie attempt never mixes its rows with
+ * another's.
+ *
+ * Each workflow ID's chunks have a table of their own ({@link stagedTableOf}), so dropping a run's staged data is a
+ * `DROP TABLE`, which returns its files to the system at once: deleting a 1,000,000-row run's 220 MB of chunks row by
+ * row took about a second, most of it deleting each 2 KB piece PostgreSQL had cut the chunks into.
  */
 export class Staging {
   constructor(private readonly pool: () => Promise<Pool>) {}
 
-  private async db(): Promise<Pool> {
+  /**
+   * Creates the table of `ref`'s workflow ID when it is missing. Chunks are written once and read once or twice:
+   * storing them uncompressed saves PostgreSQL compressing and decompressing every few megabytes (the rows compress at
+   * the source and target, not in transit).
+   */
+  private async createTable(ref: string): Promise<void> {
+    const table = stagedTableOf(stagedWorkflowOf(ref));
     const pool = await this.pool();
-    // Chunks are written once and read once or twice: storing them uncompressed saves PostgreSQL compressing and
-    // decompressing every few megabytes of JSON (the rows compress at the source and target, not in transit).
-    await ensurePipectlTable(
-      pool,
-      'staged_chunks',
-      `CREATE TABLE IF NOT EXISTS pipectl.staged_chunks (
-         ref text NOT NULL, seq integer NOT NULL, row_count integer NOT NULL, body text NOT NULL,
-         created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (ref, seq));
-       ALTER TABLE pipectl.staged_chunks ALTER COLUMN body SET STORAGE EXTERNAL`,
-    );
-    return pool;
+    await withPipectlDdl(pool, async (client) => {
+      const found = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [table]);
+      if (found.rows[0]?.t) return;
+      await client.query(
+        `CREATE TABLE ${table} (
+           ref text NOT NULL, seq integer NOT NULL, row_count integer NOT NULL, body text NOT NULL,
+           created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (ref, seq));
+         ALTER TABLE ${table} ALTER COLUMN body SET STORAGE EXTERNAL`,
+      );
+    });
   }
 
   /** Starts writing a result: rows stay inline until they pass `inlineLimitBytes`, then go to staging. */
@@ -35,20 +68,46 @@ export class Staging {
     return new StepDataWriter(this, ref, inlineLimitBytes);
   }
 
-  /** Appends one chunk (a body written by `StepDataWriter`). */
+  /** Appends one chunk (a body written by `StepDataWriter`); creates the workflow ID's table when it is missing. */
   async putChunk(ref: string, seq: number, rowCount: number, body: string): Promise<void> {
-    const db = await this.db();
-    await db.query(
-      `INSERT INTO pipectl.staged_chunks (ref, seq, row_count, body) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (ref, seq) DO UPDATE SET row_count = EXCLUDED.row_count, body = EXCLUDED.body`,
-      [ref, seq, rowCount, body],
-    );
+    const db = await this.pool();
+    const insert = () =>
+      db.query(
+        `INSERT INTO ${stagedTableOf(stagedWorkflowOf(ref))} (ref, seq, row_count, body) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (ref, seq) DO UPDATE SET row_count = EXCLUDED.row_count, body = EXCLUDED.body`,
+        [ref, seq, rowCount, body],
+      );
+    try {
+      await insert();
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNDEFINED_TABLE) throw err;
+      await this.createTable(ref);
+      await insert();
+    }
   }
 
   /** Removes one reference's chunks (before an attempt writes it anew). */
   async clear(ref: string): Promise<void> {
-    const db = await this.db();
-    await db.query('DELETE FROM pipectl.staged_chunks WHERE ref = $1', [ref]);
+    const db = await this.pool();
+    await db.query(`DELETE FROM ${stagedTableOf(stagedWorkflowOf(ref))} WHERE ref = $1`, [ref]).catch((err) => {
+      if ((err as { code?: string }).code !== UNDEFINED_TABLE) throw err;
+    });
+  }
+
+  /** One stored chunk's body; a chunk staged by an earlier pipectl version is read from the table it used. */
+  private async body(ref: string, seq: number): Promise<string> {
+    const db = await this.pool();
+    const select = (table: string) =>
+      db
+        .query<{ body: string }>(`SELECT body FROM ${table} WHERE ref = $1 AND seq = $2`, [ref, seq])
+        .then((res) => res.rows[0]?.body)
+        .catch((err: { code?: string }) => {
+          if (err.code === UNDEFINED_TABLE) return undefined;
+          throw err;
+        });
+    const text = (await select(stagedTableOf(stagedWorkflowOf(ref)))) ?? (await select(LEGACY_TABLE));
+    if (text === undefined) throw new Error(`staged data ${ref} chunk ${seq} is missing`);
+    return text;
   }
 
   /**
@@ -60,15 +119,8 @@ export class Staging {
       yield data.rows;
       return;
     }
-    const db = await this.db();
     const read = (seq: number) => {
-      const body = db
-        .query<{ body: string }>('SELECT body FROM pipectl.staged_chunks WHERE ref = $1 AND seq = $2', [data.ref, seq])
-        .then((res) => {
-          const text = res.rows[0]?.body;
-          if (text === undefined) throw new Error(`staged data ${data.ref} chunk ${seq} is missing`);
-          return text;
-        });
+      const body = this.body(data.ref, seq);
       // Awaited below; a read left behind when the consumer stops early must not count as unhandled.
       body.catch(() => undefined);
       return body;
@@ -94,12 +146,40 @@ export class Staging {
     return rows;
   }
 
-  /** Deletes every reference that starts with `prefix`; returns the number of chunks removed. */
-  async drop(prefix: string): Promise<number> {
-    const db = await this.db();
-    const escaped = prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
-    const res = await db.query("DELETE FROM pipectl.staged_chunks WHERE ref LIKE $1 || '%'", [escaped]);
-    return res.rowCount ?? 0;
+  /**
+   * Drops every chunk a workflow ID staged, in all of its runs and attempts; returns the number of chunks removed.
+   * Chunks an earlier pipectl version staged for it in its one shared table are deleted too.
+   */
+  async drop(workflowId: string): Promise<number> {
+    const db = await this.pool();
+    const table = stagedTableOf(workflowId);
+    let dropped = 0;
+    const client = await db.connect();
+    try {
+      await client.query('BEGIN');
+      try {
+        const res = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+        dropped = res.rows[0]!.n;
+        await client.query(`DROP TABLE ${table}`);
+      } catch (err) {
+        if ((err as { code?: string }).code !== UNDEFINED_TABLE) throw err;
+        await client.query('ROLLBACK');
+        await client.query('BEGIN');
+      }
+      const legacy = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [LEGACY_TABLE]);
+      if (legacy.rows[0]?.t) {
+        const escaped = workflowId.replace(/[\\%_]/g, (c) => `\\${c}`);
+        const res = await client.query(`DELETE FROM ${LEGACY_TABLE} WHERE ref LIKE $1 || '/%'`, [escaped]);
+        dropped += res.rowCount ?? 0;
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+    return dropped;
   }
 }
 

@@ -2,6 +2,8 @@ import { definePipeline, postgres } from '../../index';
 import type { Row } from '../../core/pipeline-spec';
 import { pipelineWorkflowId } from '../../core/run-input';
 import { parseWindow } from '../../core/window';
+import { stagedTableOf } from '../../activities/staging';
+import { copyBody } from '../../activities/staged-chunk';
 import { activityHarness, newRun, type ActivityHarness } from './activity-harness';
 
 const window = parseWindow('2026-11-20');
@@ -52,15 +54,20 @@ afterAll(async () => {
 
 beforeEach(async () => {
   transformed = undefined;
-  const table = await h.db.query<{ t: string | null }>("SELECT to_regclass('pipectl.staged_chunks')::text AS t");
-  if (table.rows[0]?.t) await h.db.query('TRUNCATE pipectl.staged_chunks');
+  await h.db.query(`DO $$ DECLARE t text; BEGIN
+    FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'pipectl' AND tablename LIKE 'staged\\_%' LOOP
+      EXECUTE format('DROP TABLE pipectl.%I', t);
+    END LOOP; END $$`);
 });
 
-async function stagedChunkCount(prefix: string): Promise<number> {
-  const res = await h.db.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM pipectl.staged_chunks WHERE starts_with(ref, $1)',
-    [prefix],
-  );
+/** Chunks staged for `workflowId` under references that start with `prefix` (all of them by default). */
+async function stagedChunkCount(workflowId: string, prefix = `${workflowId}/`): Promise<number> {
+  const table = stagedTableOf(workflowId);
+  const exists = await h.db.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [table]);
+  if (!exists.rows[0]?.t) return 0;
+  const res = await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE starts_with(ref, $1)`, [
+    prefix,
+  ]);
   return res.rows[0]!.n;
 }
 
@@ -71,7 +78,7 @@ test('an extract bigger than the inline limit is staged in chunks under the run,
   if (data.kind !== 'staged') throw new Error('unreachable');
   expect(data.chunks).toBeGreaterThanOrEqual(1);
   expect(data.bytes).toBeGreaterThan(INLINE_LIMIT);
-  expect(await stagedChunkCount(data.ref)).toBe(data.chunks);
+  expect(await stagedChunkCount(run.workflowId, data.ref)).toBe(data.chunks);
 
   const out = await h.run(h.activities.transformRows, { pipeline: 'gen_2000', window, data }, run);
   expect(transformed).toEqual(expected(2000));
@@ -85,7 +92,7 @@ test('a small extract stays inline, exactly as a staged read would return it, an
   const run = newRun(pipelineWorkflowId('gen_3', window));
   const data = await h.run(h.activities.extractRows, { pipeline: 'gen_3', window }, run);
   expect(data).toEqual({ kind: 'inline', rows: expected(3), rowCount: 3 });
-  expect(await stagedChunkCount(`${run.workflowId}/`)).toBe(0);
+  expect(await stagedChunkCount(run.workflowId)).toBe(0);
   const out = await h.run(h.activities.transformRows, { pipeline: 'gen_3', window, data }, run);
   expect(transformed).toEqual(expected(3));
   expect(out.kind).toBe('inline');
@@ -114,10 +121,42 @@ test("dropStaged removes every staged chunk of the workflow ID, and only that wo
 
   const dropped = await h.run(h.activities.dropStaged, { workflowId: mine.workflowId });
   expect(dropped).toBe(a.chunks + b.chunks);
-  expect(await stagedChunkCount(`${mine.workflowId}/`)).toBe(0);
+  expect(await stagedChunkCount(mine.workflowId)).toBe(0);
   await expect(h.staging.readAll(a)).rejects.toThrow(/chunk 0 is missing/);
-  expect(await stagedChunkCount(`${other.workflowId}/`)).toBe(c.chunks);
+  expect(await stagedChunkCount(other.workflowId)).toBe(c.chunks);
   expect(await h.run(h.activities.dropStaged, { workflowId: mine.workflowId })).toBe(0);
+});
+
+test('dropStaged drops the table of the workflow ID, so its space goes back at once', async () => {
+  const run = newRun(pipelineWorkflowId('gen_2000', window));
+  const a = await h.run(h.activities.extractRows, { pipeline: 'gen_2000', window }, run);
+  if (a.kind !== 'staged') throw new Error('expected staged data');
+  const table = stagedTableOf(run.workflowId);
+  const exists = async () => (await h.db.query('SELECT to_regclass($1)::text AS t', [table])).rows[0].t as unknown;
+  expect(await exists()).toBe(table);
+  expect(await h.run(h.activities.dropStaged, { workflowId: run.workflowId })).toBe(a.chunks);
+  expect(await exists()).toBeNull();
+});
+
+test('chunks an earlier version staged in its one shared table are still read, and dropped with the workflow', async () => {
+  await h.db.query(`CREATE TABLE pipectl.staged_chunks (
+    ref text NOT NULL, seq integer NOT NULL, row_count integer NOT NULL, body text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (ref, seq))`);
+  const ref = 'pipeline/legacy/2026-11-20/run-1/extract/1';
+  const chunk = { columns: [{ name: 'id', type: 'number' as const }], text: '1\n2\n', rowCount: 2 };
+  await h.db.query('INSERT INTO pipectl.staged_chunks (ref, seq, row_count, body) VALUES ($1, 0, 2, $2)', [
+    ref,
+    copyBody(chunk),
+  ]);
+  await h.db.query(
+    "INSERT INTO pipectl.staged_chunks (ref, seq, row_count, body) VALUES ('pipeline/other/x/1/a/1', 0, 0, '[]')",
+  );
+  const data = { kind: 'staged' as const, ref, chunks: 1, rowCount: 2, bytes: 4 };
+  expect(await h.staging.readAll(data)).toEqual([{ id: 1 }, { id: 2 }]);
+  expect(await h.run(h.activities.dropStaged, { workflowId: 'pipeline/legacy/2026-11-20' })).toBe(1);
+  await expect(h.staging.readAll(data)).rejects.toThrow(/chunk 0 is missing/);
+  const left = await h.db.query('SELECT ref FROM pipectl.staged_chunks');
+  expect(left.rows).toEqual([{ ref: 'pipeline/other/x/1/a/1' }]);
 });
 
 test('LIKE wildcards in a workflow ID are matched literally by dropStaged', async () => {
@@ -127,14 +166,15 @@ test('LIKE wildcards in a workflow ID are matched literally by dropStaged', asyn
   const v = await h.run(h.activities.extractRows, { pipeline: 'gen_2000', window }, victim);
   if (a.kind !== 'staged' || v.kind !== 'staged') throw new Error('expected staged data');
   expect(await h.run(h.activities.dropStaged, { workflowId: wild.workflowId })).toBe(a.chunks);
-  expect(await stagedChunkCount(`${victim.workflowId}/`)).toBe(v.chunks);
+  expect(await stagedChunkCount(victim.workflowId)).toBe(v.chunks);
 });
 
 test('staged chunks are stored uncompressed: PostgreSQL does not compress and decompress every chunk', async () => {
   await h.run(h.activities.extractRows, { pipeline: 'gen_2000', window }, newRun('storage'));
   const res = await h.db.query<{ storage: string }>(
     `SELECT attstorage AS storage FROM pg_attribute
-      WHERE attrelid = 'pipectl.staged_chunks'::regclass AND attname = 'body'`,
+      WHERE attrelid = $1::regclass AND attname = 'body'`,
+    [stagedTableOf('storage')],
   );
   expect(res.rows[0]?.storage).toBe('e');
 });
