@@ -6,7 +6,8 @@ const SPECIAL = /[\\\t\n\r]/;
 const SPECIAL_ALL = /[\\\t\n\r]/g;
 const ESCAPED: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
-function escape(text: string): string {
+/** A string as a COPY text field: backslash, tab, newline and carriage return escaped. */
+export function escapeCopyText(text: string): string {
   // Most values hold none of the four characters and go out as they are.
   return SPECIAL.test(text) ? text.replace(SPECIAL_ALL, (c) => ESCAPED[c]!) : text;
 }
@@ -16,7 +17,7 @@ export function copyValue(value: unknown): string {
   if (value === null || value === undefined) return '\\N';
   switch (typeof value) {
     case 'string':
-      return escape(value);
+      return escapeCopyText(value);
     case 'number':
       return Number.isFinite(value) ? String(value) : value > 0 ? 'Infinity' : value < 0 ? '-Infinity' : 'NaN';
     case 'bigint':
@@ -25,7 +26,7 @@ export function copyValue(value: unknown): string {
       return value ? 't' : 'f';
     default:
       if (value instanceof Date) return value.toISOString();
-      return escape(JSON.stringify(value));
+      return escapeCopyText(JSON.stringify(value));
   }
 }
 
