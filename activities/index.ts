@@ -7,10 +7,13 @@ import { readFileRows, writeFileRows } from './files';
 import type { PostgresPools } from './postgres/pools';
 import { copyQueryRows, loadRows as loadPostgresRows } from './postgres/steps';
 import { CHUNK_BYTES, type Staging } from './staging';
-import { rowReader, type CopyChunk } from './staged-chunk';
+import type { CopyChunk } from './staged-chunk';
+import { INVALID_ROW_RESULT, transformChunkRows } from './row-transform';
 import { dagRunSucceeded } from './backfill';
 import { checkUpstreams } from './upstream';
 import { createNotifyActivities } from './notify';
+import { TransformThreads, ThreadError } from './transform-threads';
+import type { ThreadOutput } from './transform-thread';
 
 /** Error type when a worker does not know the pipeline a run names. */
 export const PIPELINE_NOT_FOUND = 'PipelineNotFound';
@@ -19,6 +22,8 @@ export const PIPELINE_NOT_FOUND = 'PipelineNotFound';
 export interface ActivityDeps {
   /** Looks a pipeline up by name in the worker's catalog. */
   pipeline(name: string): PipelineSpec | undefined;
+  /** The definition file of a pipeline, when it came from one (a transform spread over threads loads it there). */
+  pipelineFile?(name: string): string | undefined;
   pools: PostgresPools;
   staging: Staging;
   /** Results above this size are staged instead of returned inline. */
@@ -141,30 +146,53 @@ export function createActivities(deps: ActivityDeps) {
   async function transformEachRow(fn: TransformRowFn, data: StepData, ctx: StepContext): Promise<StepData> {
     const writer = deps.staging.writer(stagingRef('transform'), deps.inlineLimitBytes);
     const invalid = () =>
-      ApplicationFailure.create({
-        type: 'InvalidRows',
-        nonRetryable: true,
-        message: 'transformRow must return a row (an object), an array of rows, or null',
-      });
-    const isRow = (r: unknown): r is Row => r !== null && typeof r === 'object' && !Array.isArray(r);
+      ApplicationFailure.create({ type: 'InvalidRows', nonRetryable: true, message: INVALID_ROW_RESULT });
+    const add = (row: Row) => (writer.add(row) ? writer.flush() : undefined);
     for await (const chunk of deps.staging.stored(data)) {
-      const nextRow = rowReader(chunk);
-      for (let row = nextRow(); row; row = nextRow()) {
-        let result = fn(row, ctx);
-        if (result instanceof Promise) result = await result;
-        if (result === null || result === undefined) continue;
-        if (Array.isArray(result)) {
-          for (const r of result) {
-            if (!isRow(r)) throw invalid();
-            if (writer.add(r)) await writer.flush();
-          }
-        } else if (isRow(result)) {
-          if (writer.add(result)) await writer.flush();
-        } else throw invalid();
-      }
+      await transformChunkRows(fn, chunk, ctx, add, invalid);
       beat(Context.current());
     }
     return writer.finish();
+  }
+
+  /**
+   * A row transform spread over `transformThreads` threads: each chunk of the staged input goes to the next thread in
+   * turn, and the outputs are staged in the order of their chunks, so the result is the same as on one thread.
+   */
+  async function transformOnThreads(
+    spec: PipelineSpec,
+    file: string,
+    data: StepData,
+    ctx: StepContext,
+  ): Promise<StepData> {
+    const writer = deps.staging.writer(stagingRef('transform'), deps.inlineLimitBytes);
+    const setup = { file, pipeline: spec.name, window: ctx.window, workflowId: ctx.workflowId, attempt: ctx.attempt };
+    const threads = await TransformThreads.start(spec.transformThreads, setup, ctx, (name) => deps.pools.url(name));
+    const write = async (output: ThreadOutput) => {
+      if (output.form === 'copy') await writer.pushEncoded(output.chunk);
+      else if (output.form === 'json') await writer.push(JSON.parse(output.json) as Row[]);
+      beat(Context.current());
+    };
+    // Chunks in the threads at once: one each, and one more waiting, so no thread waits for the next read.
+    const pending: Promise<ThreadOutput>[] = [];
+    try {
+      for await (const chunk of deps.staging.stored(data)) {
+        const output = threads.transform(chunk);
+        // Awaited in order below; a failure seen first by a later chunk must not count as unhandled meanwhile.
+        output.catch(() => undefined);
+        pending.push(output);
+        if (pending.length > spec.transformThreads) await write(await pending.shift()!);
+      }
+      while (pending.length > 0) await write(await pending.shift()!);
+      return await writer.finish();
+    } catch (err) {
+      if (err instanceof ThreadError && err.invalidRows) {
+        throw ApplicationFailure.create({ type: 'InvalidRows', nonRetryable: true, message: err.message });
+      }
+      throw err;
+    } finally {
+      await threads.close();
+    }
   }
 
   return {
@@ -204,7 +232,12 @@ export function createActivities(deps: ActivityDeps) {
       if (!spec.transform && !spec.transformRow) return req.data;
       const ctx = stepContext(spec, req.window);
       return heartbeating(async () => {
-        if (spec.transformRow) return transformEachRow(spec.transformRow, req.data, ctx);
+        if (spec.transformRow) {
+          const file = spec.transformThreads > 1 ? deps.pipelineFile?.(spec.name) : undefined;
+          // Threads pay off over staged windows; a window small enough to travel inline is transformed here.
+          if (file && req.data.kind === 'staged') return transformOnThreads(spec, file, req.data, ctx);
+          return transformEachRow(spec.transformRow, req.data, ctx);
+        }
         const rows = await deps.staging.readAll(req.data);
         const out = await spec.transform!(rows, ctx);
         if (!Array.isArray(out)) {

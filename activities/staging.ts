@@ -275,6 +275,29 @@ export class StepDataWriter {
     if (this.staged || this.pendingBytes > this.inlineLimitBytes) await this.flush();
   }
 
+  /**
+   * Adds a chunk of rows already written as COPY lines (by a transform thread). Once the result is staged, or this
+   * chunk stages it, the chunk is staged as it is, as one chunk of its own; a chunk that still fits inline is read as
+   * rows.
+   */
+  async pushEncoded(chunk: CopyChunk): Promise<void> {
+    if (chunk.rowCount === 0) return;
+    if (this.form === 'copy') throw new Error('a step result is written either as rows or as COPY chunks');
+    const bytes = Buffer.byteLength(chunk.text);
+    if (!this.staged && this.pendingBytes + bytes <= this.inlineLimitBytes) {
+      for (const row of copyRows(chunk)) if (this.add(row)) await this.flush();
+      return;
+    }
+    // Rows added before go first, as their own chunk (this also starts staging).
+    if (!this.staged || this.chunkRows > 0) await this.flush();
+    await this.writing;
+    const write = this.staging.putChunk(this.ref, this.seq++, chunk.rowCount, copyBody(chunk));
+    write.catch(() => undefined);
+    this.writing = write;
+    this.rowCount += chunk.rowCount;
+    this.totalBytes += bytes;
+  }
+
   private body(): string | undefined {
     if (this.copies.length > 0) {
       const { columns } = this.copies[0]!;

@@ -481,6 +481,12 @@ export const PipelineSpec = z
         message: 'transformRow must be a function (row, ctx) => row, rows or null',
       })
       .optional(),
+    /**
+     * Worker threads a `transformRow` spreads a staged window's chunks over (default 1: the row transform runs on the
+     * worker's own thread). Each thread loads the definition file and keeps its own module state, so a transform that
+     * carries state from row to row must keep 1. Only for pipelines loaded from a definition file.
+     */
+    transformThreads: z.number().int().min(1).max(64).default(1),
     /** Writes the rows. */
     load: stepOrFunction<typeof LoadStep, LoadFn>(
       LoadStep,
@@ -492,6 +498,13 @@ export const PipelineSpec = z
   .superRefine((p, ctx) => {
     if (p.transform && p.transformRow) {
       ctx.addIssue({ code: 'custom', path: ['transformRow'], message: 'give transform or transformRow, not both' });
+    }
+    if (p.transformThreads > 1 && !p.transformRow) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['transformThreads'],
+        message: 'transformThreads spreads a transformRow over threads: give transformRow, or leave it at 1',
+      });
     }
   });
 export type PipelineSpec = z.infer<typeof PipelineSpec>;

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { PostgresPools } from '../activities/postgres/pools';
@@ -108,6 +108,11 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
   const staging = new Staging(() => pools.get(settings.stagingConnection));
   const activities = createActivities({
     pipeline: (name) => catalog.pipelines.get(name)?.spec,
+    // A catalog built in memory (tests, benchmarks) names no file a thread could load: its transforms stay here.
+    pipelineFile: (name) => {
+      const file = catalog.pipelines.get(name)?.file;
+      return file !== undefined && existsSync(file) ? resolve(file) : undefined;
+    },
     pools,
     staging,
     inlineLimitBytes: settings.inlineLimitBytes,

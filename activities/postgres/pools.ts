@@ -32,6 +32,11 @@ export class PostgresPools {
     return pool;
   }
 
+  /** The URL of `name`, as its pool connects (for a pool of another thread). */
+  url(name: string): Promise<string> {
+    return this.resolve(name);
+  }
+
   /** Closes every pool. */
   async close(): Promise<void> {
     const pools = [...this.pools.values()];

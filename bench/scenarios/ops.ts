@@ -33,7 +33,7 @@ import { z } from 'zod';
 import { loadCatalog, type Catalog } from '../../catalog/load';
 import { startPipelineRun } from '../../cli/runs';
 import { desiredSchedules } from '../../cli/sync';
-import { definePipeline, postgres } from '../../index';
+import { definePipeline } from '../../index';
 import { catalogOf } from '../../test/helpers/catalog';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../../workers/embedded-postgres';
 import {
@@ -52,15 +52,7 @@ import {
 import type { Figures, ScenarioResult, SystemResult } from '../scenario';
 import { writeDefinitions } from './definitions';
 import { copyScript } from './etl-fixture/copy-script';
-import {
-  COMPARE_SQL,
-  COPY_TARGET,
-  EXTRACT_SQL,
-  PIPECTL_TARGET,
-  setupSql,
-  transformOrder,
-  WINDOW,
-} from './etl-fixture/orders';
+import { CHECKSUM_SQL, COMPARE_SQL, COPY_TARGET, PIPECTL_TARGET, setupSql, WINDOW } from './etl-fixture/orders';
 import { compileRaw, rawEnv } from './raw/compile';
 
 const PIPECTL_BIN = join(ROOT, 'bin', 'pipectl.js');
@@ -101,6 +93,8 @@ export type ColdStartOptions = z.input<typeof ColdStartOptions>;
 export const EtlOptions = z.object({
   /** Rows in the source table (all in the one window). */
   rows: z.coerce.number().int().min(1).max(50_000_000).default(1_000_000),
+  /** The pipeline's `transformThreads` in the main run; above 1, a one-thread run is measured too. */
+  threads: z.coerce.number().int().min(1).max(64).default(2),
   keep: z.boolean().default(false),
 });
 export type EtlOptions = z.input<typeof EtlOptions>;
@@ -591,20 +585,36 @@ async function coldStartScenario(input: ColdStartOptions, ctx: RunContext): Prom
 
 const ETL_PIPELINE = 'bench_etl_orders';
 
-/** The pipeline the ETL scenario runs: extract the window's orders, transform each, replace the window's rows. */
-function etlCatalog(): Catalog {
-  return catalogOf([
-    definePipeline({
-      name: ETL_PIPELINE,
-      description: 'Orders of the window, priced with VAT, into the pipectl target',
-      // A benchmark fails loudly rather than retrying into a different measurement.
-      retry: { maximumAttempts: 1 },
-      extract: postgres.query({ connection: 'warehouse', sql: EXTRACT_SQL }),
-      // One row in, one row out: the row transform streams the window chunk by chunk.
-      transformRow: transformOrder,
-      load: postgres.replace({ connection: 'warehouse', table: PIPECTL_TARGET, windowColumn: 'ts' }),
-    }),
-  ]);
+/**
+ * The pipeline the ETL scenario runs, written as a definition file (a transform spread over threads loads its file):
+ * extract the window's orders, transform each, replace the window's rows.
+ */
+function etlCatalog(dir: string, threads: number): Catalog {
+  const fixture = (name: string) => JSON.stringify(join(__dirname, name));
+  writeFileSync(
+    join(dir, 'etl.ts'),
+    `import { definePipeline, postgres } from ${fixture('../../index')};
+import { EXTRACT_SQL, PIPECTL_TARGET, transformOrder } from ${fixture('etl-fixture/orders')};
+
+const orders = (name: string, transformThreads: number) =>
+  definePipeline({
+    name,
+    description: 'Orders of the window, priced with VAT, into the pipectl target',
+    // A benchmark fails loudly rather than retrying into a different measurement.
+    retry: { maximumAttempts: 1 },
+    extract: postgres.query({ connection: 'warehouse', sql: EXTRACT_SQL }),
+    // One row in, one row out: the row transform streams the window chunk by chunk.
+    transformRow: transformOrder,
+    transformThreads,
+    load: postgres.replace({ connection: 'warehouse', table: PIPECTL_TARGET, windowColumn: 'ts' }),
+  });
+
+export const etl = orders(${JSON.stringify(ETL_PIPELINE)}, ${threads});
+// The same pipeline with its transform on the worker's own thread.
+export const oneThread = orders(${JSON.stringify(`${ETL_PIPELINE}_1`)}, 1);
+`,
+  );
+  return loadCatalog(dir);
 }
 
 const stepMs = (s: { startedAt?: string; finishedAt?: string }) =>
@@ -615,7 +625,7 @@ async function etlScenario(input: EtlOptions, ctx: RunContext): Promise<Detailed
   checkBundle('bench:etl');
   const startedAt = new Date().toISOString();
   const taskQueue = 'bench-etl';
-  const catalog = etlCatalog();
+  const catalog = etlCatalog(workDir('etl', opts.keep, ctx.cleanup), opts.threads);
   const stack = await unlessAborted(startBenchStack({ catalog, taskQueue, keep: opts.keep }, ctx.cleanup), ctx);
   const pg = await stackPostgres(stack);
   const pool = new Pool({ connectionString: await pg.database('warehouse'), max: 4 });
@@ -628,58 +638,77 @@ async function etlScenario(input: EtlOptions, ctx: RunContext): Promise<Detailed
   const notes: string[] = [];
   const details: Record<string, unknown> = { setupMs, environment: environment() };
 
-  const pipectlSetup =
-    'postgres.query (COPY) → transformRow (streamed chunk by chunk) → postgres.replace (COPY), one window, in-process worker, staging in PostgreSQL';
-  let pipectl: SystemResult;
-  try {
-    const spec = catalog.pipelines.get(ETL_PIPELINE)!.spec;
-    const rss = new PeakSampler(() => process.memoryUsage().rss, 100);
-    const cpu = process.cpuUsage();
-    const t0 = performance.now();
-    const handle = await startPipelineRun(stack.client, spec, WINDOW, 'manual', taskQueue);
-    const result = await unlessAborted(
-      Promise.race([
-        handle.result(),
-        stack.workerStopped.then((why) => {
-          throw new Error(why);
-        }),
-      ]),
-      ctx,
-    );
-    const wallMs = Math.round(performance.now() - t0);
-    const used = process.cpuUsage(cpu);
-    const peakRss = rss.stop();
-    if (result.rowsLoaded !== opts.rows) throw new Error(`pipectl loaded ${result.rowsLoaded} of ${opts.rows} rows`);
-    const [extractMs, transformMs, loadMs] = (['extract', 'transform', 'load'] as const).map((s) =>
-      stepMs(result.steps[s]),
-    );
-    log(`pipectl: ${opts.rows} rows in ${wallMs} ms (extract ${extractMs}, transform ${transformMs}, load ${loadMs})`);
-    details.pipectlSteps = result.steps;
-    pipectl = {
-      system: 'pipectl',
-      version: PIPECTL_VERSION,
-      setup: pipectlSetup,
-      ok: true,
-      figures: {
-        rowsPerSec: Math.round(opts.rows / (wallMs / 1000)),
-        wallMs,
-        extractMs: extractMs!,
-        transformMs: transformMs!,
-        loadMs: loadMs!,
-        // The rest of the wall time: starting the run, workflow tasks between steps, dropping the staged data.
-        orchestrationMs: wallMs - extractMs! - transformMs! - loadMs!,
-        workerCpuMs: Math.round((used.user + used.system) / 1000),
-        peakRssBytes: peakRss,
-      },
-    };
-  } catch (err) {
-    pipectl = failed('pipectl', pipectlSetup, err);
+  const threadsSetup = (n: number) => (n > 1 ? `spread over ${n} worker threads (transformThreads)` : 'on one thread');
+  const pipectlSetup = (n: number) =>
+    `postgres.query (COPY) → transformRow (streamed chunk by chunk, ${threadsSetup(n)}) → postgres.replace (COPY), one window, in-process worker, staging in PostgreSQL`;
+  /** One run of a pipeline of the ETL definition file into the emptied pipectl target. */
+  async function measure(name: string, threads: number): Promise<SystemResult> {
+    try {
+      // Every measured run starts from an empty target and a checkpoint, so none pays for another's writes.
+      await pool.query(`TRUNCATE ${PIPECTL_TARGET}; CHECKPOINT`);
+      const spec = catalog.pipelines.get(name)!.spec;
+      const rss = new PeakSampler(() => process.memoryUsage().rss, 100);
+      const cpu = process.cpuUsage();
+      const t0 = performance.now();
+      const handle = await startPipelineRun(stack.client, spec, WINDOW, 'manual', taskQueue);
+      const result = await unlessAborted(
+        Promise.race([
+          handle.result(),
+          stack.workerStopped.then((why) => {
+            throw new Error(why);
+          }),
+        ]),
+        ctx,
+      );
+      const wallMs = Math.round(performance.now() - t0);
+      const used = process.cpuUsage(cpu);
+      const peakRss = rss.stop();
+      if (result.rowsLoaded !== opts.rows) throw new Error(`pipectl loaded ${result.rowsLoaded} of ${opts.rows} rows`);
+      const [extractMs, transformMs, loadMs] = (['extract', 'transform', 'load'] as const).map((s) =>
+        stepMs(result.steps[s]),
+      );
+      log(
+        `pipectl, transform ${threadsSetup(threads)}: ${opts.rows} rows in ${wallMs} ms ` +
+          `(extract ${extractMs}, transform ${transformMs}, load ${loadMs})`,
+      );
+      details[`pipectlSteps${threads}`] = result.steps;
+      details[`pipectlTarget${threads}`] = (await pool.query(CHECKSUM_SQL)).rows[0];
+      return {
+        system: 'pipectl',
+        version: PIPECTL_VERSION,
+        setup: pipectlSetup(threads),
+        ok: true,
+        figures: {
+          rowsPerSec: Math.round(opts.rows / (wallMs / 1000)),
+          wallMs,
+          extractMs: extractMs!,
+          transformMs: transformMs!,
+          loadMs: loadMs!,
+          // The rest of the wall time: starting the run, workflow tasks between steps, dropping the staged data.
+          orchestrationMs: wallMs - extractMs! - transformMs! - loadMs!,
+          workerCpuMs: Math.round((used.user + used.system) / 1000),
+          peakRssBytes: peakRss,
+        },
+      };
+    } catch (err) {
+      return failed('pipectl', pipectlSetup(threads), err);
+    }
+  }
+  // The one-thread run first, so the figure the goal reads (the last one) never runs on a colder PostgreSQL.
+  const oneThread = opts.threads > 1 ? await measure(`${ETL_PIPELINE}_1`, 1) : undefined;
+  let pipectl = await measure(ETL_PIPELINE, opts.threads);
+  if (oneThread && oneThread.ok && pipectl.ok) {
+    const [one, many] = [details.pipectlTarget1, details[`pipectlTarget${opts.threads}`]];
+    if (JSON.stringify(one) !== JSON.stringify(many)) {
+      pipectl = failed('pipectl', pipectlSetup(opts.threads), new Error('the one-thread run loaded different rows'));
+    }
   }
 
   const copySetup =
     'hand-written COPY script (no orchestration): COPY out → same transform in Node → COPY in, one transaction';
   let copy: SystemResult;
   try {
+    await pool.query('CHECKPOINT');
     const cpu = process.cpuUsage();
     const t0 = performance.now();
     const rows = await unlessAborted(copyScript(pool, COPY_TARGET, WINDOW), ctx);
@@ -705,17 +734,32 @@ async function etlScenario(input: EtlOptions, ctx: RunContext): Promise<Detailed
     const diff = (await pool.query<Record<string, string>>(COMPARE_SQL)).rows[0]!;
     details.comparison = diff;
     if (Number(diff.only_pipectl) + Number(diff.only_copy) > 0 || diff.pipectl_rows !== diff.copy_rows) {
-      pipectl = failed('pipectl', pipectlSetup, new Error(`the targets differ: ${JSON.stringify(diff)}`));
+      pipectl = failed('pipectl', pipectlSetup(opts.threads), new Error(`the targets differ: ${JSON.stringify(diff)}`));
     } else {
       notes.push(`Both targets hold the same ${diff.pipectl_rows} rows (EXCEPT ALL both ways is empty).`);
       pipectl.figures.copyRowsPerSec = copy.figures.rowsPerSec!;
       pipectl.figures.ratioToCopy = +(pipectl.figures.rowsPerSec! / copy.figures.rowsPerSec!).toFixed(3);
     }
   }
+  if (oneThread?.ok && copy.ok) {
+    // The transform on the worker's own thread, as a pipeline without transformThreads runs it.
+    pipectl.figures.oneThreadWallMs = oneThread.figures.wallMs!;
+    pipectl.figures.oneThreadTransformMs = oneThread.figures.transformMs!;
+    pipectl.figures.oneThreadRatioToCopy = +(oneThread.figures.rowsPerSec! / copy.figures.rowsPerSec!).toFixed(3);
+    details.oneThread = oneThread.figures;
+    notes.push(
+      `With the transform on one thread (no transformThreads) the same pipeline took ${oneThread.figures.wallMs} ms ` +
+        `(transform ${oneThread.figures.transformMs} ms): ${(pipectl.figures.oneThreadRatioToCopy * 100).toFixed(0)}% ` +
+        'of the COPY script. Both runs loaded the same rows (same count and checksum).',
+    );
+  } else if (oneThread && !oneThread.ok) {
+    notes.push(`The one-thread run failed: ${oneThread.error ?? 'see the log'}`);
+  }
   notes.push(
     'The COPY script is reported as system `temporal`, the baseline slot the report and the goal read; it uses no ' +
-      "Temporal. pipectl's figures repeat its rate as copyRowsPerSec and ratioToCopy. Both ran in this process " +
-      "against the same embedded PostgreSQL, pipectl first; workerCpuMs / cpuMs are this process's CPU during each.",
+      "Temporal. pipectl's figures repeat its rate as copyRowsPerSec and ratioToCopy. All runs ran in this process " +
+      `against the same embedded PostgreSQL, each after a CHECKPOINT: ${oneThread ? 'pipectl on one thread, pipectl with transformThreads' : 'pipectl'}, ` +
+      "then the script; workerCpuMs / cpuMs are this process's CPU during each.",
   );
   return {
     scenario: 'etl',
@@ -763,6 +807,7 @@ const USAGE = `Usage: npx tsx bench/scenarios/ops.ts <scenario> [options]   (aft
   sync        --pipelines N   pipeline definition files (default 1000)
   cold-start  --runs N        worker starts of each system (default 5); --pipelines N in its catalog (default 10)
   etl         --rows N        source rows (default 1000000)
+              --threads N     the pipeline's transformThreads (default 2); above 1 a one-thread run is measured too
 
   --keep      keep the temporary folders (definitions, SQLite file, server log)
   -h, --help  this text
@@ -783,6 +828,7 @@ function readOptions(argv: string[]): CliOptions {
         pipelines: { type: 'string' },
         runs: { type: 'string' },
         rows: { type: 'string' },
+        threads: { type: 'string' },
         keep: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -799,9 +845,9 @@ function readOptions(argv: string[]): CliOptions {
   const allowed: Record<Scenario, string[]> = {
     sync: ['pipelines'],
     'cold-start': ['runs', 'pipelines'],
-    etl: ['rows'],
+    etl: ['rows', 'threads'],
   };
-  const foreign = (['pipelines', 'runs', 'rows'] as const).find(
+  const foreign = (['pipelines', 'runs', 'rows', 'threads'] as const).find(
     (k) => values[k] !== undefined && !allowed[scenario as Scenario].includes(k),
   );
   if (foreign) throw new OptionsError(`--${foreign} does not apply to ${scenario}\n\n${USAGE}`);
@@ -810,6 +856,7 @@ function readOptions(argv: string[]): CliOptions {
     ...(values.pipelines !== undefined ? { pipelines: values.pipelines } : {}),
     ...(values.runs !== undefined ? { runs: values.runs } : {}),
     ...(values.rows !== undefined ? { rows: values.rows } : {}),
+    ...(values.threads !== undefined ? { threads: values.threads } : {}),
     keep: values.keep ?? false,
   });
   if (!result.success) {

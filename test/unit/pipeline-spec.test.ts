@@ -21,6 +21,7 @@ describe('PipelineSpec defaults', () => {
       outputs: [],
       dependsOn: [],
       localSteps: false,
+      transformThreads: 1,
       retry: { maximumAttempts: 3, initialInterval: 5_000, backoffCoefficient: 2, nonRetryableErrorTypes: [] },
       timeouts: { step: 30 * 60_000, heartbeat: 60_000, run: 24 * 3_600_000, upstream: 6 * 3_600_000 },
       tags: [],
@@ -206,6 +207,27 @@ describe('transformRow', () => {
       'transformRow: give transform or transformRow, not both',
     ]);
     expect(PipelineSpec.parse({ ...base, transformRow: (row: unknown) => row }).transformRow).toBeInstanceOf(Function);
+  });
+});
+
+describe('transformThreads', () => {
+  it('is a whole number of threads from 1 to 64, 1 by default, for a transformRow only', () => {
+    const row = (r: unknown) => r;
+    expect(PipelineSpec.parse(base).transformThreads).toBe(1);
+    expect(PipelineSpec.parse({ ...base, transformRow: row, transformThreads: 4 }).transformThreads).toBe(4);
+    expect(problems({ transformRow: row, transformThreads: 0 })).toEqual([
+      'transformThreads: Too small: expected number to be >=1',
+    ]);
+    expect(problems({ transformRow: row, transformThreads: 1.5 })).toEqual([
+      'transformThreads: Invalid input: expected int, received number',
+    ]);
+    expect(problems({ transformThreads: 2 })).toEqual([
+      'transformThreads: transformThreads spreads a transformRow over threads: give transformRow, or leave it at 1',
+    ]);
+    // Not part of the run's input: where the transform runs does not change the workflow.
+    const window = parseWindow('2026-11-20');
+    const input = toRunInput(PipelineSpec.parse({ ...base, transformRow: row, transformThreads: 2 }), window, 'manual');
+    expect(JSON.stringify(input)).not.toContain('Threads');
   });
 });
 

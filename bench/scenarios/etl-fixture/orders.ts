@@ -106,3 +106,6 @@ export const COMPARE_SQL = `SELECT
   (SELECT count(*) FROM ${COPY_TARGET}) AS copy_rows,
   (SELECT count(*) FROM (TABLE ${PIPECTL_TARGET} EXCEPT ALL TABLE ${COPY_TARGET}) AS d) AS only_pipectl,
   (SELECT count(*) FROM (TABLE ${COPY_TARGET} EXCEPT ALL TABLE ${PIPECTL_TARGET}) AS d) AS only_copy`;
+
+/** SQL giving the pipectl target's row count and an order-free checksum of its rows, to compare two runs. */
+export const CHECKSUM_SQL = `SELECT count(*) AS rows, sum(hashtext(t::text)::bigint) AS checksum FROM ${PIPECTL_TARGET} t`;
