@@ -179,3 +179,20 @@ test("a transform in a thread reaches the worker's connections through ctx.postg
   // Both threads took chunks.
   expect(new Set(rows.map((r) => r.thread)).size).toBe(2);
 });
+
+test('a definition file that no longer defines the pipeline fails the step and names the file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pipectl-threads-changed-'));
+  const file = join(dir, 'pipelines.ts');
+  writeFileSync(file, 'export const nothing = 1;\n');
+  const changed = createActivities({
+    pipeline: (name) => catalog.pipelines.get(name)?.spec,
+    pipelineFile: () => file,
+    pools: h.pools,
+    staging: h.staging,
+    inlineLimitBytes: INLINE_LIMIT,
+  });
+  const data = await stageInput(2_000);
+  await expect(h.run(changed.transformRows, { pipeline: 'threaded', window, data })).rejects.toThrow(
+    `${file} no longer defines pipeline 'threaded' with a transformRow`,
+  );
+});
