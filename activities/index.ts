@@ -151,6 +151,8 @@ export function createActivities(deps: ActivityDeps) {
     for await (const chunk of deps.staging.stored(data)) {
       await transformChunkRows(fn, chunk, ctx, add, invalid);
       beat(Context.current());
+      // A cancelled step stops at the end of a chunk (its CancelledFailure), rather than transforming the rest.
+      ctx.signal.throwIfAborted();
     }
     return writer.finish();
   }
@@ -172,11 +174,13 @@ export function createActivities(deps: ActivityDeps) {
       if (output.form === 'copy') await writer.pushEncoded(output.chunk);
       else if (output.form === 'json') await writer.push(JSON.parse(output.json) as Row[]);
       beat(Context.current());
+      ctx.signal.throwIfAborted();
     };
     // Chunks in the threads at once: one each, and one more waiting, so no thread waits for the next read.
     const pending: Promise<ThreadOutput>[] = [];
     try {
       for await (const chunk of deps.staging.stored(data)) {
+        ctx.signal.throwIfAborted();
         const output = threads.transform(chunk);
         // Awaited in order below; a failure seen first by a later chunk must not count as unhandled meanwhile.
         output.catch(() => undefined);

@@ -1,7 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../activities';
 import { copyBody, type CopyChunk } from '../../activities/staged-chunk';
 import { readCatalog, type Catalog } from '../../catalog/load';
@@ -195,4 +197,27 @@ test('a definition file that no longer defines the pipeline fails the step and n
   await expect(h.run(changed.transformRows, { pipeline: 'threaded', window, data })).rejects.toThrow(
     `${file} no longer defines pipeline 'threaded' with a transformRow`,
   );
+});
+
+test.each([
+  ['on threads', true],
+  ['on the worker thread', false],
+])('a cancelled row transform %s stops at the next chunk with a CancelledFailure', async (_, threaded) => {
+  const acts = threaded
+    ? activities
+    : createActivities({
+        pipeline: (name) => catalog.pipelines.get(name)?.spec,
+        pools: h.pools,
+        staging: h.staging,
+        inlineLimitBytes: INLINE_LIMIT,
+      });
+  const data = await stageInput(5_000);
+  const { workflowId, runId } = newRun();
+  const env = new MockActivityEnvironment(
+    { workflowExecution: { workflowId, runId }, attempt: 1, heartbeatTimeoutMs: 30_000 },
+    { logger: new DefaultLogger('ERROR') },
+  );
+  const running = env.run(acts.transformRows, { pipeline: 'threaded', window, data });
+  env.cancel();
+  await expect(running).rejects.toBeInstanceOf(CancelledFailure);
 });
