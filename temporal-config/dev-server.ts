@@ -4,6 +4,7 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { trimVisibilityIndexes } from './dev-server-sqlite';
 import { SEARCH_ATTRIBUTES } from './search-attributes';
 import { ensureTemporalCli, TEMPORAL_CLI_VERSION } from './temporal-cli';
 
@@ -237,8 +238,61 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const cli = await ensureTemporalCli(options.cacheDir, log);
   if (!cli) return startDownloadedServer(options, address, uiUrl);
 
-  const logFile = join(options.stateDir, 'temporal.log');
   const dbFile = join(options.stateDir, 'temporal.sqlite');
+  const fresh = !existsSync(dbFile);
+  if (!fresh) trimIndexes(options, dbFile);
+  await spawnDevServer(options, cli.path, address, uiUrl, dbFile, fresh);
+  if (fresh) {
+    // The server writes Temporal's schema into a new file; the indexes go once it has, with the server stopped.
+    await stopDevServerAt(options.stateDir);
+    trimIndexes(options, dbFile);
+    await spawnDevServer(options, cli.path, address, uiUrl, dbFile, false);
+  }
+  // Registration through the flags above covers a new database; an existing one may predate an attribute.
+  await registerSearchAttributes(address, options.namespace);
+  return {
+    address,
+    uiUrl,
+    started: true,
+    stop: async () => {
+      await stopDevServerAt(options.stateDir);
+    },
+  };
+}
+
+/**
+ * Drops the visibility indexes pipectl does without (`DROPPED_VISIBILITY_INDEXES` in dev-server-sqlite.ts) from a dev server's SQLite
+ * file, unless a server pipectl started may still have it open. A failure costs speed, not data: it is logged and the
+ * server starts with Temporal's full schema.
+ */
+function trimIndexes(options: DevServerOptions, dbFile: string): void {
+  const pidFile = join(options.stateDir, PID_FILE);
+  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : undefined;
+  if (pid !== undefined && Number.isInteger(pid) && processAlive(pid)) {
+    options.log(`Left the visibility indexes of ${dbFile} alone: process ${pid} (${pidFile}) may have it open`);
+    return;
+  }
+  try {
+    const dropped = trimVisibilityIndexes(dbFile);
+    if (dropped.length > 0)
+      options.log(`Dropped ${dropped.length} visibility indexes pipectl does not use from ${dbFile}`);
+  } catch (err) {
+    const lock = `${dbFile}.lock`;
+    const hint = existsSync(lock) ? `; remove ${lock} if no pipectl is starting this server` : '';
+    options.log(`Could not drop the unused visibility indexes of ${dbFile} (${(err as Error).message}${hint})`);
+  }
+}
+
+/** Spawns `temporal server start-dev` on `dbFile`, records its pid and waits until it serves. */
+async function spawnDevServer(
+  options: DevServerOptions,
+  cliPath: string,
+  address: string,
+  uiUrl: string,
+  dbFile: string,
+  creating: boolean,
+): Promise<void> {
+  const logFile = join(options.stateDir, 'temporal.log');
   const args = [
     'server',
     'start-dev',
@@ -258,10 +312,14 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.cliType}`]),
     ...devServerTuningArgs(),
   ];
-  log(`Starting the Temporal dev server (${cli.path}) on ${address}, Web UI ${uiUrl}, data ${dbFile}`);
+  options.log(
+    creating
+      ? `Creating the Temporal dev server's database ${dbFile}`
+      : `Starting the Temporal dev server (${cliPath}) on ${address}, Web UI ${uiUrl}, data ${dbFile}`,
+  );
   const out = openSync(logFile, 'a');
   // Detached with its own process group: the server outlives a crash of this process and stops only when asked.
-  const child = spawn(cli.path, args, { detached: true, stdio: ['ignore', out, out] });
+  const child = spawn(cliPath, args, { detached: true, stdio: ['ignore', out, out] });
   closeSync(out);
   let exit: string | undefined;
   child.once('exit', (code, signal) => {
@@ -276,16 +334,6 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     await stopDevServerAt(options.stateDir);
     throw err;
   }
-  // Registration through the flags above covers a new database; an existing one may predate an attribute.
-  await registerSearchAttributes(address, options.namespace);
-  return {
-    address,
-    uiUrl,
-    started: true,
-    stop: async () => {
-      await stopDevServerAt(options.stateDir);
-    },
-  };
 }
 
 async function startDownloadedServer(options: DevServerOptions, address: string, uiUrl: string): Promise<DevServer> {

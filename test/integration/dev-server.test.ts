@@ -1,8 +1,9 @@
-import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { DROPPED_VISIBILITY_INDEXES, visibilityIndexes } from '../../temporal-config/dev-server-sqlite';
 import { DEV_SERVER_DYNAMIC_CONFIG, portInUse, startDevServer, type DevServer } from '../../temporal-config/dev-server';
 import { readSettings } from '../../temporal-config/settings';
 import { freePort } from '../helpers/ports';
@@ -65,14 +66,57 @@ test('starts the dev server with its SQLite file, registers the search attribute
   await server.stop();
   expect(await portInUse(ports.port)).toBe(false);
 
+  // The new database lost the visibility indexes pipectl does without, and kept the ones lists and Schedules use.
+  expect(logs.join('\n')).toContain(`Dropped ${DROPPED_VISIBILITY_INDEXES.length} visibility indexes`);
+  const indexes = visibilityIndexes(join(stateDir, 'temporal.sqlite'));
+  for (const name of DROPPED_VISIBILITY_INDEXES) expect(indexes).not.toContain(name);
+  expect(indexes).toEqual(
+    expect.arrayContaining([
+      'default_idx',
+      'by_workflow_id',
+      'by_workflow_type',
+      'by_status',
+      'by_temporal_scheduled_by_id',
+      'by_temporal_namespace_division',
+      'by_keyword_01',
+      'by_keyword_04',
+      'by_datetime_02',
+    ]),
+  );
+
+  logs.length = 0;
   server = await start();
+  // Nothing left to drop on a later start.
+  expect(logs.join('\n')).not.toContain('visibility indexes');
   expect(server.started).toBe(true);
   const reconnected = await Connection.connect({ address: server.address });
   const description = await new Client({ connection: reconnected }).workflow
     .getHandle('survivor', handle.firstExecutionRunId)
     .describe();
   expect(description.status.name).toBe('RUNNING');
+  // Lists still filter on a column whose index went (the task queue), by reading the table.
+  const listed: string[] = [];
+  for await (const info of new Client({ connection: reconnected }).workflow.list({
+    query: `TaskQueue = 'nobody-polls' AND ExecutionStatus = 'Running'`,
+  })) {
+    listed.push(info.workflowId);
+  }
+  expect(listed).toEqual(['survivor']);
   await reconnected.close();
+
+  // A file whose lock another process holds is left alone; the server starts all the same.
+  await server.stop();
+  const lock = `${join(stateDir, 'temporal.sqlite')}.lock`;
+  mkdirSync(lock);
+  logs.length = 0;
+  try {
+    server = await start();
+  } finally {
+    rmSync(lock, { recursive: true });
+  }
+  expect(server.started).toBe(true);
+  expect(logs.join('\n')).toContain(`Could not drop the unused visibility indexes`);
+  expect(logs.join('\n')).toContain(`remove ${lock} if no pipectl is starting this server`);
 });
 
 test('refuses a port served by something that is not Temporal', async () => {
