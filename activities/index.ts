@@ -12,7 +12,7 @@ import { INVALID_ROW_RESULT, transformChunkRows } from './row-transform';
 import { dagRunSucceeded } from './backfill';
 import { checkUpstreams } from './upstream';
 import { createNotifyActivities } from './notify';
-import { TransformThreads, ThreadError } from './transform-threads';
+import { ThreadError, TransformThreadPools } from './transform-threads';
 import type { ThreadOutput } from './transform-thread';
 
 /** Error type when a worker does not know the pipeline a run names. */
@@ -30,6 +30,8 @@ export interface ActivityDeps {
   inlineLimitBytes: number;
   /** Base folder of relative file paths (default: the worker's working directory). */
   filesDir?: string;
+  /** Transform threads kept between steps; the worker closes them when it stops (default: a set of its own). */
+  transformThreads?: TransformThreadPools;
 }
 
 /** Which pipeline and window a step works on. */
@@ -67,6 +69,7 @@ function beat(ctx: Context, details?: unknown): void {
 
 /** Builds the step activities over their dependencies. */
 export function createActivities(deps: ActivityDeps) {
+  const threadPools = deps.transformThreads ?? new TransformThreadPools();
   function specOf(name: string): PipelineSpec {
     const spec = deps.pipeline(name);
     if (!spec) {
@@ -168,8 +171,11 @@ export function createActivities(deps: ActivityDeps) {
     ctx: StepContext,
   ): Promise<StepData> {
     const writer = deps.staging.writer(stagingRef('transform'), deps.inlineLimitBytes);
-    const setup = { file, pipeline: spec.name, window: ctx.window, workflowId: ctx.workflowId, attempt: ctx.attempt };
-    const threads = await TransformThreads.start(spec.transformThreads, setup, ctx, (name) => deps.pools.url(name));
+    const threads = await threadPools.acquire({ file, pipeline: spec.name }, spec.transformThreads, (name) =>
+      deps.pools.url(name),
+    );
+    threads.beginStep({ window: ctx.window, workflowId: ctx.workflowId, attempt: ctx.attempt }, ctx);
+    let done = false;
     const write = async (output: ThreadOutput) => {
       if (output.form === 'copy') await writer.pushEncoded(output.chunk);
       else if (output.form === 'json') await writer.push(JSON.parse(output.json) as Row[]);
@@ -188,14 +194,18 @@ export function createActivities(deps: ActivityDeps) {
         if (pending.length > spec.transformThreads) await write(await pending.shift()!);
       }
       while (pending.length > 0) await write(await pending.shift()!);
-      return await writer.finish();
+      const result = await writer.finish();
+      done = true;
+      return result;
     } catch (err) {
       if (err instanceof ThreadError && err.invalidRows) {
         throw ApplicationFailure.create({ type: 'InvalidRows', nonRetryable: true, message: err.message });
       }
       throw err;
     } finally {
-      await threads.close();
+      // The threads wait for the pipeline's next step only after a step that ended well.
+      const reusable = threads.endStep() && done;
+      await threadPools.release(threads, reusable);
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * One worker thread of a `transformRow` spread over threads (`transformThreads`). It loads the pipeline's definition
- * file, then turns each chunk it is sent into its output chunk: rows read, transformed and written as COPY lines,
- * exactly as the worker's own thread does, so the main thread only reads and stages chunks.
+ * file once, then for each step it is given turns each chunk it is sent into its output chunk: rows read, transformed
+ * and written as COPY lines, exactly as the worker's own thread does, so the main thread only reads and stages chunks.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Pool } from 'pg';
@@ -11,11 +11,15 @@ import type { Window } from '../core/window';
 import { INVALID_ROW_RESULT, transformChunkRows } from './row-transform';
 import { copyRows, CopyLineEncoder, type CopyChunk } from './staged-chunk';
 
-/** What a thread is started with. */
+/** What a thread is started with: the pipeline whose transform it runs, for as many steps as it is given. */
 export interface ThreadSetup {
   /** Absolute path of the definition file. */
   file: string;
   pipeline: string;
+}
+
+/** The step a thread's next chunks belong to. */
+export interface ThreadStep {
   window: Window;
   workflowId: string;
   attempt: number;
@@ -27,6 +31,7 @@ export type ThreadOutput =
 
 /** Messages from the main thread. */
 export type ToThread =
+  | { kind: 'step'; step: ThreadStep }
   | { kind: 'chunk'; id: number; chunk: CopyChunk | Row[] }
   | { kind: 'cancel'; reason: string }
   | { kind: 'close' }
@@ -94,8 +99,11 @@ function transformOf(setup: ThreadSetup): TransformRowFn {
   throw new Error(`${setup.file} no longer defines pipeline '${setup.pipeline}' with a transformRow`);
 }
 
-/** The thread's side of the step context: the same data; logs, cancellation and connections go through the worker. */
-function threadContext(setup: ThreadSetup, signal: AbortSignal): { ctx: StepContext; close: () => Promise<void> } {
+/**
+ * The thread's side of the step context: the same data; logs, cancellation and connections go through the worker.
+ * Connection pools belong to the thread and serve every step it runs.
+ */
+function threadConnections(): { postgres: StepContext['postgres']; close: () => Promise<void> } {
   const pending = new Map<string, { resolve(url: string): void; reject(err: Error): void }>();
   const pools = new Map<string, Promise<Pool>>();
   parentPort!.on('message', (m: ToThread) => {
@@ -105,15 +113,7 @@ function threadContext(setup: ThreadSetup, signal: AbortSignal): { ctx: StepCont
     if (m.url !== undefined) waiter?.resolve(m.url);
     else waiter?.reject(new Error(m.error ?? `connection '${m.name}' is not configured`));
   });
-  const log = (level: 'info' | 'warn' | 'error') => (message: string, attrs?: Record<string, unknown>) =>
-    post({ kind: 'log', level, message, ...(attrs ? { attrs } : {}) });
-  const ctx: StepContext = {
-    pipeline: setup.pipeline,
-    window: setup.window,
-    windowStart: new Date(setup.window.start),
-    windowEnd: new Date(setup.window.end),
-    workflowId: setup.workflowId,
-    attempt: setup.attempt,
+  return {
     postgres(name) {
       let pool = pools.get(name);
       if (!pool) {
@@ -132,16 +132,32 @@ function threadContext(setup: ThreadSetup, signal: AbortSignal): { ctx: StepCont
       }
       return pool;
     },
+    close: async () => {
+      await Promise.all([...pools.values()].map(async (p) => (await p.catch(() => undefined))?.end()));
+    },
+  };
+}
+
+function stepContext(
+  setup: ThreadSetup,
+  step: ThreadStep,
+  postgres: StepContext['postgres'],
+  signal: AbortSignal,
+): StepContext {
+  const log = (level: 'info' | 'warn' | 'error') => (message: string, attrs?: Record<string, unknown>) =>
+    post({ kind: 'log', level, message, ...(attrs ? { attrs } : {}) });
+  return {
+    pipeline: setup.pipeline,
+    window: step.window,
+    windowStart: new Date(step.window.start),
+    windowEnd: new Date(step.window.end),
+    workflowId: step.workflowId,
+    attempt: step.attempt,
+    postgres,
     // The worker's thread heartbeats for the step while chunks are in the threads.
     heartbeat: () => undefined,
     signal,
     log: { info: log('info'), warn: log('warn'), error: log('error') },
-  };
-  return {
-    ctx,
-    close: async () => {
-      await Promise.all([...pools.values()].map(async (p) => (await p.catch(() => undefined))?.end()));
-    },
   };
 }
 
@@ -162,7 +178,6 @@ async function transformChunk(fn: TransformRowFn, chunk: CopyChunk | Row[], ctx:
 
 function main(): void {
   const setup = workerData as ThreadSetup;
-  const abort = new AbortController();
   let fn: TransformRowFn;
   try {
     fn = transformOf(setup);
@@ -170,16 +185,25 @@ function main(): void {
     post({ kind: 'failed', error: errorOf(err) });
     return;
   }
-  const { ctx, close } = threadContext(setup, abort.signal);
-  // Chunks are transformed one after another, in the order they came.
+  const connections = threadConnections();
+  let abort = new AbortController();
+  let ctx: StepContext | undefined;
+  // Steps and chunks are taken one after another, in the order they came.
   let queue = Promise.resolve();
   parentPort!.on('message', (m: ToThread) => {
     if (m.kind === 'cancel') abort.abort(new Error(m.reason));
     // Closing: the thread's own pools end, then it has nothing left to run and exits.
-    if (m.kind === 'close') void queue.then(close).finally(() => parentPort!.close());
+    if (m.kind === 'close') void queue.then(connections.close).finally(() => parentPort!.close());
+    if (m.kind === 'step') {
+      queue = queue.then(() => {
+        abort = new AbortController();
+        ctx = stepContext(setup, m.step, connections.postgres, abort.signal);
+      });
+    }
     if (m.kind !== 'chunk') return;
     queue = queue.then(async () => {
       try {
+        if (!ctx) throw new Error('a chunk came before its step');
         post({ kind: 'output', id: m.id, output: await transformChunk(fn, m.chunk, ctx) });
       } catch (err) {
         post({

@@ -4,6 +4,7 @@ import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { PostgresPools } from '../activities/postgres/pools';
 import { Staging } from '../activities/staging';
+import { TransformThreadPools } from '../activities/transform-threads';
 import type { Catalog } from '../catalog/load';
 import { connectWorker, dataConverter } from '../temporal-config/connection';
 import type { Settings } from '../temporal-config/settings';
@@ -106,6 +107,7 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
   }
   const pools = new PostgresPools(connectionResolver(env, embedded));
   const staging = new Staging(() => pools.get(settings.stagingConnection));
+  const transformThreads = new TransformThreadPools();
   const activities = createActivities({
     pipeline: (name) => catalog.pipelines.get(name)?.spec,
     // A catalog built in memory (tests, benchmarks) names no file a thread could load: its transforms stay here.
@@ -117,6 +119,7 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
     staging,
     inlineLimitBytes: settings.inlineLimitBytes,
     filesDir: settings.filesDir,
+    transformThreads,
   });
   const connection = await connectWorker(settings);
   const source = workflowSource(log);
@@ -145,6 +148,7 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
       try {
         await Promise.all(workers.map((w) => w.run()));
       } finally {
+        await transformThreads.close();
         await pools.close();
         await connection.close();
         if (ownsEmbedded) await embedded?.stop();

@@ -1,10 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../activities';
+import { TransformThreadPools } from '../../activities/transform-threads';
 import { copyBody, type CopyChunk } from '../../activities/staged-chunk';
 import { readCatalog, type Catalog } from '../../catalog/load';
 import type { Row } from '../../core/pipeline-spec';
@@ -57,6 +58,13 @@ export const invalid = definePipeline({
   transformRow: (row) => (Number(row.id) === 1_500 ? ('not a row' as never) : row),
 });
 
+export const marks = definePipeline({
+  ...common,
+  name: 'marks',
+  transformThreads: 2,
+  transformRow: (row, ctx) => ({ id: row.id, thread: threadId, window: ctx.window.start, run: ctx.workflowId }),
+});
+
 export const queries = definePipeline({
   ...common,
   name: 'queries',
@@ -79,7 +87,12 @@ beforeAll(async () => {
   const report = readCatalog(dir);
   expect(report.issues).toEqual([]);
   catalog = report.catalog;
-  activities = createActivities({
+  activities = fileActivities();
+});
+
+/** Activities over the definition file, with the given transform threads (default: a set of their own). */
+function fileActivities(transformThreads?: TransformThreadPools): Activities {
+  return createActivities({
     pipeline: (name) => catalog.pipelines.get(name)?.spec,
     pipelineFile: (name) => {
       const file = catalog.pipelines.get(name)?.file;
@@ -88,8 +101,9 @@ beforeAll(async () => {
     pools: h.pools,
     staging: h.staging,
     inlineLimitBytes: INLINE_LIMIT,
+    ...(transformThreads ? { transformThreads } : {}),
   });
-});
+}
 
 afterAll(async () => {
   await h.close();
@@ -199,6 +213,19 @@ test('a definition file that no longer defines the pipeline fails the step and n
   );
 });
 
+/** A transform step of 5,000 staged rows, cancelled as soon as it starts. */
+async function cancelledStep(acts: Activities, pipeline: string): Promise<unknown> {
+  const data = await stageInput(5_000);
+  const { workflowId, runId } = newRun();
+  const env = new MockActivityEnvironment(
+    { workflowExecution: { workflowId, runId }, attempt: 1, heartbeatTimeoutMs: 30_000 },
+    { logger: new DefaultLogger('ERROR') },
+  );
+  const running = env.run(acts.transformRows, { pipeline, window, data });
+  env.cancel();
+  return running;
+}
+
 test.each([
   ['on threads', true],
   ['on the worker thread', false],
@@ -211,13 +238,75 @@ test.each([
         staging: h.staging,
         inlineLimitBytes: INLINE_LIMIT,
       });
-  const data = await stageInput(5_000);
-  const { workflowId, runId } = newRun();
-  const env = new MockActivityEnvironment(
-    { workflowExecution: { workflowId, runId }, attempt: 1, heartbeatTimeoutMs: 30_000 },
-    { logger: new DefaultLogger('ERROR') },
-  );
-  const running = env.run(acts.transformRows, { pipeline: 'threaded', window, data });
-  env.cancel();
-  await expect(running).rejects.toBeInstanceOf(CancelledFailure);
+  await expect(cancelledStep(acts, 'threaded')).rejects.toBeInstanceOf(CancelledFailure);
+});
+
+describe('threads kept between steps', () => {
+  let pools: TransformThreadPools;
+  let acts: Activities;
+  beforeEach(() => {
+    pools = new TransformThreadPools();
+    acts = fileActivities(pools);
+  });
+  afterEach(() => pools.close());
+
+  /** One `marks` step: the threads its rows were made on, and the window and run they saw. */
+  async function step(win = window, p = acts) {
+    const run = newRun();
+    const out = await h.run(p.transformRows, { pipeline: 'marks', window: win, data: await stageInput(4_000) }, run);
+    const rows = await h.staging.readAll(out);
+    expect(rows).toHaveLength(4_000);
+    return {
+      threads: [...new Set(rows.map((r) => Number(r.thread)))].sort(),
+      windows: [...new Set(rows.map((r) => r.window))],
+      runs: [...new Set(rows.map((r) => r.run))],
+      workflowId: run.workflowId,
+    };
+  }
+
+  test("a pipeline's next step runs on the same threads, with its own window and run", async () => {
+    const first = await step();
+    expect(first.threads).toHaveLength(2);
+    expect(pools.idleCount).toBe(1);
+    const next = parseWindow('2026-11-21');
+    const second = await step(next);
+    expect(second.threads).toEqual(first.threads);
+    expect(second.windows).toEqual([next.start]);
+    expect(second.runs).toEqual([second.workflowId]);
+    expect(first.runs).toEqual([first.workflowId]);
+    await pools.close();
+    expect(pools.idleCount).toBe(0);
+  });
+
+  test('threads of a step that failed or was cancelled are not kept', async () => {
+    await expect(
+      h.run(acts.transformRows, { pipeline: 'fails', window, data: await stageInput(5_000) }),
+    ).rejects.toThrow('order 3333 has no price');
+    expect(pools.idleCount).toBe(0);
+
+    await expect(cancelledStep(acts, 'marks')).rejects.toBeInstanceOf(CancelledFailure);
+    expect(pools.idleCount).toBe(0);
+  });
+
+  test('idle threads stop after the idle time, and a changed definition file gets new threads', async () => {
+    const short = new TransformThreadPools(300);
+    const shortActs = fileActivities(short);
+    try {
+      const first = await step(window, shortActs);
+      expect(short.idleCount).toBe(1);
+      await new Promise((r) => setTimeout(r, 800));
+      expect(short.idleCount).toBe(0);
+      const second = await step(window, shortActs);
+      expect(second.threads).not.toEqual(first.threads);
+    } finally {
+      await short.close();
+    }
+
+    const before = await step();
+    const file = resolve(catalog.pipelines.get('marks')!.file);
+    const later = new Date(Date.now() + 5_000);
+    utimesSync(file, later, later);
+    const after = await step();
+    expect(after.threads.some((t) => before.threads.includes(t))).toBe(false);
+  });
 });
