@@ -14,7 +14,8 @@
  *   compiled raw `Worker.create` + `run` with a prebuilt bundle of a trivial workflow. Runs alternate; medians count.
  * - etl: a `postgres.query` → transform → `postgres.replace` pipeline moves N generated orders for one window; the
  *   baseline is a hand-written COPY script doing the same transform, same database, same run; both targets must hold
- *   the same rows. The COPY script's figures are under system `temporal` (the baseline slot the report reads).
+ *   the same rows. Rounds of pipectl then the script; medians count. The COPY script's figures are under system
+ *   `temporal` (the baseline slot the report reads).
  *
  * `npm run build` first (the CLI and the worker run from dist/). Writes JSON to bench/results/<scenario>-<time>.json.
  * Exit codes: 0 the goal is met; 1 bad options; 2 the benchmark failed; 3 it ran but missed the goal.
@@ -95,6 +96,12 @@ export const EtlOptions = z.object({
   rows: z.coerce.number().int().min(1).max(50_000_000).default(1_000_000),
   /** The pipeline's `transformThreads` in the main run; above 1, a one-thread run is measured too. */
   threads: z.coerce.number().int().min(1).max(64).default(2),
+  /**
+   * Rounds, each running pipectl (on one thread first when `threads` is above 1) and then the COPY script; the median
+   * of each system's rounds counts. The machine's speed drifts between rounds, so the rounds' own ratios are reported
+   * too.
+   */
+  runs: z.coerce.number().int().min(1).max(20).default(3),
   keep: z.boolean().default(false),
 });
 export type EtlOptions = z.input<typeof EtlOptions>;
@@ -206,6 +213,20 @@ const median = (values: number[]) => {
   const mid = Math.floor(s.length / 2);
   return s.length === 0 ? 0 : s.length % 2 ? s[mid]! : Math.round((s[mid - 1]! + s[mid]!) / 2);
 };
+/**
+ * One system's rounds as one result: the first failure if a round failed, otherwise each figure's median over the
+ * rounds (the peak RSS: the highest).
+ */
+function medianResult(runs: SystemResult[]): SystemResult {
+  const bad = runs.find((r) => !r.ok);
+  if (bad) return bad;
+  const keys = [...new Set(runs.flatMap((r) => Object.keys(r.figures)))];
+  const figure = (key: string) => {
+    const values = runs.map((r) => r.figures[key]).filter((v): v is number => v !== undefined);
+    return /^peak/.test(key) ? Math.max(...values) : median(values);
+  };
+  return { ...runs[0]!, figures: Object.fromEntries(keys.map((k) => [k, figure(k)])) };
+}
 const failed = (system: SystemResult['system'], setup: string, err: unknown): SystemResult => ({
   system,
   setup,
@@ -694,40 +715,67 @@ async function etlScenario(input: EtlOptions, ctx: RunContext): Promise<Detailed
       return failed('pipectl', pipectlSetup(threads), err);
     }
   }
-  // The one-thread run first, so the figure the goal reads (the last one) never runs on a colder PostgreSQL.
-  const oneThread = opts.threads > 1 ? await measure(`${ETL_PIPELINE}_1`, 1) : undefined;
-  let pipectl = await measure(ETL_PIPELINE, opts.threads);
-  if (oneThread && oneThread.ok && pipectl.ok) {
-    const [one, many] = [details.pipectlTarget1, details[`pipectlTarget${opts.threads}`]];
-    if (JSON.stringify(one) !== JSON.stringify(many)) {
-      pipectl = failed('pipectl', pipectlSetup(opts.threads), new Error('the one-thread run loaded different rows'));
+  const copySetup =
+    'hand-written COPY script (no orchestration): COPY out → same transform in Node → COPY in, one transaction';
+  /** One run of the COPY script into its emptied target. */
+  async function measureCopy(): Promise<SystemResult> {
+    try {
+      await pool.query(`TRUNCATE ${COPY_TARGET}; CHECKPOINT`);
+      const cpu = process.cpuUsage();
+      const t0 = performance.now();
+      const rows = await unlessAborted(copyScript(pool, COPY_TARGET, WINDOW), ctx);
+      const wallMs = Math.round(performance.now() - t0);
+      const used = process.cpuUsage(cpu);
+      if (rows !== opts.rows) throw new Error(`the COPY script moved ${rows} of ${opts.rows} rows`);
+      log(`COPY script: ${rows} rows in ${wallMs} ms`);
+      return {
+        system: 'temporal',
+        setup: copySetup,
+        ok: true,
+        figures: {
+          rowsPerSec: Math.round(rows / (wallMs / 1000)),
+          wallMs,
+          cpuMs: Math.round((used.user + used.system) / 1000),
+        },
+      };
+    } catch (err) {
+      return failed('temporal', copySetup, err);
     }
   }
 
-  const copySetup =
-    'hand-written COPY script (no orchestration): COPY out → same transform in Node → COPY in, one transaction';
-  let copy: SystemResult;
-  try {
-    await pool.query('CHECKPOINT');
-    const cpu = process.cpuUsage();
-    const t0 = performance.now();
-    const rows = await unlessAborted(copyScript(pool, COPY_TARGET, WINDOW), ctx);
-    const wallMs = Math.round(performance.now() - t0);
-    const used = process.cpuUsage(cpu);
-    if (rows !== opts.rows) throw new Error(`the COPY script moved ${rows} of ${opts.rows} rows`);
-    log(`COPY script: ${rows} rows in ${wallMs} ms`);
-    copy = {
-      system: 'temporal',
-      setup: copySetup,
-      ok: true,
-      figures: {
-        rowsPerSec: Math.round(rows / (wallMs / 1000)),
-        wallMs,
-        cpuMs: Math.round((used.user + used.system) / 1000),
-      },
-    };
-  } catch (err) {
-    copy = failed('temporal', copySetup, err);
+  // Each round runs the systems one after the other, the one-thread run first, so the figure the goal reads never
+  // runs on a colder PostgreSQL; the script right after pipectl, so each round's ratio compares neighbours.
+  const rounds: { oneThread?: SystemResult; pipectl: SystemResult; copy: SystemResult }[] = [];
+  for (let round = 1; round <= opts.runs; round++) {
+    if (opts.runs > 1) log(`round ${round} of ${opts.runs}`);
+    const oneThread = opts.threads > 1 ? await measure(`${ETL_PIPELINE}_1`, 1) : undefined;
+    let many = await measure(ETL_PIPELINE, opts.threads);
+    if (oneThread?.ok && many.ok) {
+      const [one, threaded] = [details.pipectlTarget1, details[`pipectlTarget${opts.threads}`]];
+      if (JSON.stringify(one) !== JSON.stringify(threaded)) {
+        many = failed('pipectl', pipectlSetup(opts.threads), new Error('the one-thread run loaded different rows'));
+      }
+    }
+    const copyRun = await measureCopy();
+    rounds.push({ ...(oneThread ? { oneThread } : {}), pipectl: many, copy: copyRun });
+    if (!many.ok || !copyRun.ok || (oneThread && !oneThread.ok)) break;
+  }
+  details.rounds = rounds.map((r) => ({
+    ...(r.oneThread ? { oneThread: r.oneThread.figures } : {}),
+    pipectl: r.pipectl.figures,
+    copy: r.copy.figures,
+  }));
+  let pipectl = medianResult(rounds.map((r) => r.pipectl));
+  const copy = medianResult(rounds.map((r) => r.copy));
+  const oneThread = opts.threads > 1 ? medianResult(rounds.map((r) => r.oneThread!)) : undefined;
+  if (pipectl.ok && copy.ok && rounds.length > 1) {
+    const ratios = rounds.map((r) => r.pipectl.figures.rowsPerSec! / r.copy.figures.rowsPerSec!);
+    pipectl.figures.roundRatioMin = +Math.min(...ratios).toFixed(3);
+    pipectl.figures.roundRatioMax = +Math.max(...ratios).toFixed(3);
+    notes.push(
+      `${rounds.length} rounds; each system's figures are the median of its rounds. Round by round pipectl moved ` +
+        `${ratios.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')} of the COPY script's rows/s.`,
+    );
   }
 
   if (pipectl.ok && copy.ok) {
@@ -808,6 +856,7 @@ const USAGE = `Usage: npx tsx bench/scenarios/ops.ts <scenario> [options]   (aft
   cold-start  --runs N        worker starts of each system (default 5); --pipelines N in its catalog (default 10)
   etl         --rows N        source rows (default 1000000)
               --threads N     the pipeline's transformThreads (default 2); above 1 a one-thread run is measured too
+              --runs N        rounds of pipectl then the script (default 3); each system's median counts
 
   --keep      keep the temporary folders (definitions, SQLite file, server log)
   -h, --help  this text
@@ -845,7 +894,7 @@ function readOptions(argv: string[]): CliOptions {
   const allowed: Record<Scenario, string[]> = {
     sync: ['pipelines'],
     'cold-start': ['runs', 'pipelines'],
-    etl: ['rows', 'threads'],
+    etl: ['rows', 'threads', 'runs'],
   };
   const foreign = (['pipelines', 'runs', 'rows', 'threads'] as const).find(
     (k) => values[k] !== undefined && !allowed[scenario as Scenario].includes(k),
