@@ -137,6 +137,8 @@ export function createActivities(deps: ActivityDeps) {
       for await (const batch of rows) {
         await (Array.isArray(batch) ? writer.push(batch) : writer.pushCopy(batch));
         beat(Context.current());
+        // A cancelled step stops at the end of a chunk (its CancelledFailure), rather than reading the rest.
+        Context.current().cancellationSignal.throwIfAborted();
       }
     }
     return writer.finish();

@@ -54,8 +54,8 @@ export async function* queryRows(
 
 /**
  * Runs `body` in a read-only transaction on a pooled connection. Left without committing (an error, or a consumer
- * that stopped early), the connection still holds the transaction, cursor or COPY, so it is rolled back and
- * discarded rather than returned to the pool.
+ * that stopped early), the connection still holds the transaction, cursor or COPY, so it is closed (which rolls the
+ * transaction back) rather than returned to the pool.
  */
 async function* readOnly<T>(
   pool: Pool,
@@ -70,7 +70,9 @@ async function* readOnly<T>(
     await client.query('COMMIT');
     done = true;
   } finally {
-    if (!done) await client.query('ROLLBACK').catch(() => undefined);
+    // A read that stopped early (a failed staging write, a cancelled step) may leave a COPY streaming into a socket
+    // nobody reads: a ROLLBACK would wait behind it for ever. Closing the connection ends the COPY and the
+    // transaction on the server at once.
     client.release(done ? undefined : true);
   }
 }

@@ -1,8 +1,14 @@
+import { CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { Staging } from '../../activities/staging';
 import { definePipeline, postgres } from '../../index';
 import { copyQueryRows, queryRows } from '../../activities/postgres/steps';
 import { PostgresQueryStep, type Row } from '../../core/pipeline-spec';
 import type { StepData } from '../../core/run-input';
 import { parseWindow } from '../../core/window';
+import { catalogOf } from '../helpers/catalog';
 import {
   activityHarness,
   expectPermanent,
@@ -148,6 +154,78 @@ test('the COPY output is cut into chunks at line ends', async () => {
     rows += chunk.rowCount;
   }
   expect(rows).toBe(50);
+});
+
+test('a reader that stops after the first chunk of a large COPY ends it at once and frees the connection', async () => {
+  // About 60 MB of COPY text: far more than the socket buffers hold while nobody reads.
+  const sql = `SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 300000) g`;
+  const step = PostgresQueryStep.parse(postgres.query({ connection: 'warehouse', sql }));
+  const pool = await h.pools.get('warehouse');
+  const before = pool.totalCount;
+  let chunks = 0;
+  for await (const chunk of copyQueryRows(pool, step, window, 64 * 1024)) {
+    expect(Array.isArray(chunk)).toBe(false);
+    // Let the server fill the socket while this reader holds the chunk, as a slow staging write does.
+    await new Promise((r) => setTimeout(r, 300));
+    if (++chunks === 1) break;
+  }
+  // The connection that ran the COPY is closed, not returned mid-COPY; the pool serves the next query.
+  expect(pool.totalCount).toBeLessThanOrEqual(before);
+  expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+  const copies = await h.db.query(
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY (%' AND state = 'active' AND pid <> pg_backend_pid()",
+  );
+  expect(copies.rows[0].n).toBe(0);
+});
+
+describe('an extract that stops part-way through a large COPY', () => {
+  const big = query('big', `SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 300000) g`);
+  /** COPY queries the server still runs, once their closed connections have had a moment to end. */
+  const activeCopies = async () => {
+    let n = 0;
+    for (let i = 0; i < 50; i++) {
+      n = (
+        await h.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE query LIKE 'COPY (%' AND state = 'active' AND pid <> pg_backend_pid()`,
+        )
+      ).rows[0]!.n;
+      if (n === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return n;
+  };
+
+  test('fails with the staging error when staging fails, and leaves no COPY running', async () => {
+    const catalog = catalogOf([big]);
+    const acts = createActivities({
+      pipeline: (name) => catalog.pipelines.get(name)?.spec,
+      pools: h.pools,
+      staging: new Staging(() => Promise.reject(new Error('staging database is down'))),
+      inlineLimitBytes: INLINE_LIMIT,
+    });
+    await expect(h.run(acts.extractRows, { pipeline: 'big', window })).rejects.toThrow('staging database is down');
+    expect(await activeCopies()).toBe(0);
+  });
+
+  test('a cancelled extract stops at the end of a chunk with a CancelledFailure', async () => {
+    const catalog = catalogOf([big]);
+    const acts = createActivities({
+      pipeline: (name) => catalog.pipelines.get(name)?.spec,
+      pools: h.pools,
+      staging: h.staging,
+      inlineLimitBytes: INLINE_LIMIT,
+    });
+    const { workflowId, runId } = newRun();
+    const env = new MockActivityEnvironment(
+      { workflowExecution: { workflowId, runId }, attempt: 1, heartbeatTimeoutMs: 30_000 },
+      { logger: new DefaultLogger('ERROR') },
+    );
+    const running = env.run(acts.extractRows, { pipeline: 'big', window });
+    env.cancel();
+    await expect(running).rejects.toBeInstanceOf(CancelledFailure);
+    expect(await activeCopies()).toBe(0);
+  });
 });
 
 test.each(['semicolon', 'last_line_comment'])(
