@@ -1,5 +1,4 @@
-import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -11,6 +10,7 @@ import { readCatalog, type Catalog } from '../../catalog/load';
 import type { Row } from '../../core/pipeline-spec';
 import type { StepData } from '../../core/run-input';
 import { parseWindow } from '../../core/window';
+import { tempDir } from '../helpers/temp-dir';
 import { activityHarness, newRun, type ActivityHarness } from './activity-harness';
 
 const window = parseWindow('2026-11-20');
@@ -82,7 +82,7 @@ let catalog: Catalog;
 
 beforeAll(async () => {
   h = await activityHarness('threads', [], { inlineLimitBytes: INLINE_LIMIT });
-  const dir = mkdtempSync(join(tmpdir(), 'pipectl-threads-'));
+  const dir = tempDir('pipectl-threads-');
   writeFileSync(join(dir, 'pipelines.ts'), DEFINITIONS);
   const report = readCatalog(dir);
   expect(report.issues).toEqual([]);
@@ -197,7 +197,7 @@ test("a transform in a thread reaches the worker's connections through ctx.postg
 });
 
 test('a definition file that no longer defines the pipeline fails the step and names the file', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pipectl-threads-changed-'));
+  const dir = tempDir('pipectl-threads-changed-');
   const file = join(dir, 'pipelines.ts');
   writeFileSync(file, 'export const nothing = 1;\n');
   const changed = createActivities({

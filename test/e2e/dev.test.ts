@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Pool } from 'pg';
 import { previousDay } from '../../core/window';
 import { createTestDatabase, poolFor } from '../helpers/postgres';
 import { freePort } from '../helpers/ports';
 import { runCli } from '../helpers/spawn';
+import { tempDir } from '../helpers/temp-dir';
 import { uniqueQueue } from '../helpers/temporal';
 
 const pools: Pool[] = [];
@@ -13,11 +13,7 @@ afterAll(async () => {
   await Promise.all(pools.map((p) => p.end()));
 });
 
-function stateDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pipectl-dev-'));
-  chmodSync(dir, 0o755);
-  return dir;
-}
+const stateDir = () => tempDir('pipectl-dev-');
 
 test('pipectl dev --once seeds the examples, runs them in dependency order, and the expected rows land', async () => {
   const [source, warehouse, staging] = await Promise.all([

@@ -1,12 +1,12 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DROPPED_VISIBILITY_INDEXES, visibilityIndexes } from '../../temporal-config/dev-server-sqlite';
 import { DEV_SERVER_DYNAMIC_CONFIG, portInUse, startDevServer, type DevServer } from '../../temporal-config/dev-server';
 import { readSettings } from '../../temporal-config/settings';
 import { freePort } from '../helpers/ports';
+import { tempDir } from '../helpers/temp-dir';
 
 const logs: string[] = [];
 const log = (line: string) => logs.push(line);
@@ -15,8 +15,7 @@ let ports: { port: number; uiPort: number; httpPort: number; metricsPort: number
 let server: DevServer | undefined;
 
 beforeAll(async () => {
-  stateDir = mkdtempSync(join(tmpdir(), 'pipectl-devserver-'));
-  chmodSync(stateDir, 0o755);
+  stateDir = tempDir('pipectl-devserver-');
   const [port, uiPort, httpPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   ports = { port, uiPort, httpPort, metricsPort };
 });
