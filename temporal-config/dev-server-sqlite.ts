@@ -8,7 +8,7 @@ import { Database } from 'node-sqlite3-wasm';
  * ending in the close and start times. Every workflow that starts or closes rewrites its visibility row, and with it an
  * entry in each of them; in a 1 → 1,000 → 1 fan-out the visibility writes were a quarter of the dev server's CPU, and
  * they go through the same one SQLite connection as every history write. Without the indexes below the fan-out took
- * 19.3 s instead of 27.1 (raw Temporal) and 22.3 s instead of 27.7 (pipectl), two runs each.
+ * 19.7 s instead of 27.1 (raw Temporal) and 23.1 s instead of 27.7 (pipectl), two runs each.
  *
  * What stays indexed: the default order, the workflow ID, type and status, parents and roots (the Web UI's
  * relationships), the runs of a Schedule and the Schedules themselves, and the columns pipectl's search attributes are

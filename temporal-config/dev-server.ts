@@ -218,7 +218,8 @@ export async function stopDevServerAt(stateDir: string, timeoutMs = 15_000): Pro
 /**
  * Starts `temporal server start-dev` with its SQLite file in the state folder (runs survive a restart), the Web UI,
  * and pipectl's search attributes — or reuses a server already answering on the port. Never starts a second server on
- * a port that is served.
+ * a port that is served. A new SQLite file is written by a first start, then loses the visibility indexes pipectl
+ * does without before the server starts for good.
  */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const address = `localhost:${options.port}`;
@@ -261,9 +262,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 }
 
 /**
- * Drops the visibility indexes pipectl does without (`DROPPED_VISIBILITY_INDEXES` in dev-server-sqlite.ts) from a dev server's SQLite
- * file, unless a server pipectl started may still have it open. A failure costs speed, not data: it is logged and the
- * server starts with Temporal's full schema.
+ * Drops the visibility indexes pipectl does without (`DROPPED_VISIBILITY_INDEXES` in dev-server-sqlite.ts) from a dev
+ * server's SQLite file, unless a server pipectl started may still have it open. A failure costs speed, not data: it
+ * is logged and the server starts with Temporal's full schema.
  */
 function trimIndexes(options: DevServerOptions, dbFile: string): void {
   const pidFile = join(options.stateDir, PID_FILE);
