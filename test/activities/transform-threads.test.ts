@@ -10,7 +10,7 @@ import { readCatalog, type Catalog } from '../../catalog/load';
 import type { Row } from '../../core/pipeline-spec';
 import type { StepData } from '../../core/run-input';
 import { parseWindow } from '../../core/window';
-import { tempDir } from '../helpers/temp-dir';
+import { removeTempDirs, tempDir } from '../helpers/temp-dir';
 import { activityHarness, newRun, type ActivityHarness } from './activity-harness';
 
 const window = parseWindow('2026-11-20');
@@ -107,6 +107,7 @@ function fileActivities(transformThreads?: TransformThreadPools): Activities {
 
 afterAll(async () => {
   await h.close();
+  removeTempDirs();
 });
 
 /** Stages `n` rows as chunks of 1,000: COPY chunks, and every third one as JSON, as an extract could leave them. */

@@ -5,12 +5,13 @@ import { previousDay } from '../../core/window';
 import { createTestDatabase, poolFor } from '../helpers/postgres';
 import { freePort } from '../helpers/ports';
 import { runCli } from '../helpers/spawn';
-import { tempDir } from '../helpers/temp-dir';
+import { removeTempDirs, tempDir } from '../helpers/temp-dir';
 import { uniqueQueue } from '../helpers/temporal';
 
 const pools: Pool[] = [];
 afterAll(async () => {
   await Promise.all(pools.map((p) => p.end()));
+  removeTempDirs();
 });
 
 const stateDir = () => tempDir('pipectl-dev-');

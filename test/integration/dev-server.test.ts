@@ -6,7 +6,7 @@ import { DROPPED_VISIBILITY_INDEXES, visibilityIndexes } from '../../temporal-co
 import { DEV_SERVER_DYNAMIC_CONFIG, portInUse, startDevServer, type DevServer } from '../../temporal-config/dev-server';
 import { readSettings } from '../../temporal-config/settings';
 import { freePort } from '../helpers/ports';
-import { tempDir } from '../helpers/temp-dir';
+import { removeTempDirs, tempDir } from '../helpers/temp-dir';
 
 const logs: string[] = [];
 const log = (line: string) => logs.push(line);
@@ -22,6 +22,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
+  removeTempDirs();
 });
 
 const start = () =>
