@@ -1,6 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
@@ -13,6 +12,7 @@ import { definePipeline, postgres } from '../../index';
 import { catalogOf } from '../helpers/catalog';
 import { createTestDatabase, poolFor } from '../helpers/postgres';
 import { startTestWorker, testClient, uniqueQueue } from '../helpers/temporal';
+import { removeTempDirs, tempDir } from '../helpers/temp-dir';
 
 const queue = uniqueQueue('threads');
 const memoryQueue = uniqueQueue('threads-memory');
@@ -54,7 +54,7 @@ let db: Pool;
 let client: Client;
 let worker: Awaited<ReturnType<typeof startTestWorker>>;
 let workerOfMemory: Awaited<ReturnType<typeof startTestWorker>>;
-const dir = mkdtempSync(join(tmpdir(), 'pipectl-threads-'));
+const dir = tempDir('pipectl-threads-');
 
 beforeAll(async () => {
   const url = await createTestDatabase('threads');
@@ -79,6 +79,7 @@ afterAll(async () => {
   await workerOfMemory?.stop();
   await db?.end();
   await client?.connection.close();
+  removeTempDirs();
 });
 
 async function runAndCheck(name: string, table: string): Promise<{ main: boolean; n: string }[]> {
