@@ -270,27 +270,6 @@ export function copyRows(chunk: CopyChunk): Row[] {
   return rows;
 }
 
-/** Rows that hold `\N` in column `index` of a COPY text. */
-export function countNullFields(text: string, index: number): number {
-  let nulls = 0;
-  for (let start = 0; start < text.length;) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
-    let fieldStart = start;
-    for (let c = 0; c < index && fieldStart <= end; c++) {
-      const tab = text.indexOf('\t', fieldStart);
-      fieldStart = tab === -1 || tab > end ? end + 1 : tab + 1;
-    }
-    if (fieldStart <= end) {
-      const tab = text.indexOf('\t', fieldStart);
-      const fieldEnd = tab === -1 || tab > end ? end : tab;
-      if (fieldEnd - fieldStart === 2 && text.startsWith('\\N', fieldStart)) nulls++;
-    }
-    start = end + 1;
-  }
-  return nulls;
-}
-
 type ValueKind = 'text' | 'number' | 'boolean' | 'json';
 
 /** The kind a value is written as in a COPY chunk, undefined when only JSON can hold it as it is. */

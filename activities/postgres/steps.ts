@@ -9,7 +9,7 @@ import type { PostgresLoadStep, PostgresQueryStep, Row } from '../../core/pipeli
 import { bindNamedParameters } from '../../core/sql-params';
 import type { Window } from '../../core/window';
 import { copyLines } from './copy-text';
-import { copyRows, countLines, countNullFields, type CopyChunk, type CopyColumn } from '../staged-chunk';
+import { copyRows, countLines, type CopyChunk, type CopyColumn } from '../staged-chunk';
 import { classifyPgError, PG_ERROR_TYPES } from './errors';
 import { ensurePipectlTable } from './schema';
 
@@ -247,6 +247,11 @@ export async function loadRows(
         classifyPgError(err, `load into ${step.table}`);
       }
     }
+    // COPY takes no parameters: the window's bounds go in as literals quoted by the driver, typed by the column as a
+    // bound parameter would be.
+    const windowFilter = replace
+      ? ` WHERE ${wc} >= ${literalOf(identity.window.start)} AND ${wc} < ${literalOf(identity.window.end)}`
+      : '';
     let columns = step.columns;
     let staged = false;
     let total = 0;
@@ -266,42 +271,23 @@ export async function loadRows(
       if (!columns) columns = validColumns(Object.keys(rows![0]!));
       if (!staged && !replace) await createTempTable(client, target, columns);
       staged = true;
-      if (replace) {
-        // A row without a window value is outside every window (and may not reach a NOT NULL column's check first).
-        const name = step.windowColumn!;
-        const at = columns.indexOf(name);
-        const missing = rows
-          ? rows.filter((r) => r[name] === null || r[name] === undefined).length
-          : at === -1
-            ? count
-            : countNullFields(text!, at);
-        if (missing > 0) throw outsideWindow(missing, step, identity);
-      }
       const into = replace ? target : 'pg_temp.pipectl_load';
+      const copy = client.query(
+        copyFrom(`COPY ${into} (${columns.map(quoteIdentifier).join(', ')}) FROM STDIN${windowFilter}`),
+      );
       try {
-        await pipeStreams(
-          Readable.from([text ?? copyLines(rows!, columns)]),
-          client.query(copyFrom(`COPY ${into} (${columns.map(quoteIdentifier).join(', ')}) FROM STDIN`)),
-        );
+        await pipeStreams(Readable.from([text ?? copyLines(rows!, columns)]), copy);
       } catch (err) {
         classifyPgError(err, `load into ${step.table}`);
       }
+      // A replace load's COPY skips the rows outside the window (and those without a window value, before a NOT NULL
+      // check sees them): any it skipped fail the whole load.
+      if (copy.rowCount < count) throw outsideWindow(count - copy.rowCount, step, identity);
       total += count;
       onChunk();
     }
     try {
-      if (replace) {
-        if (staged) {
-          // The window was emptied first, so it now holds exactly the loaded rows that lie inside it: any shortfall
-          // is rows outside the window (or without a value), and the whole load rolls back.
-          const inside = await client.query<{ n: string }>(
-            `SELECT count(*) AS n FROM ${target} WHERE ${wc} >= $1 AND ${wc} < $2`,
-            [identity.window.start, identity.window.end],
-          );
-          const outside = total - Number(inside.rows[0]!.n);
-          if (outside > 0) throw outsideWindow(outside, step, identity);
-        }
-      } else if (staged) {
+      if (!replace && staged) {
         const cols = columns!.map(quoteIdentifier).join(', ');
         const key = step.key!.map(quoteIdentifier);
         const updates = columns!

@@ -5,7 +5,6 @@ import {
   copyRows,
   CopyLineEncoder,
   countLines,
-  countNullFields,
   parseBody,
   rowReader,
   unescapeCopy,
@@ -218,11 +217,4 @@ test('timestamps in any zone offset read as the ISO instant the driver would giv
     rowCount: samples.length,
   };
   expect(copyRows(chunk).map((r) => r.t)).toEqual(samples.map((s) => parse(s).toISOString()));
-});
-
-test('null fields of one column are counted', () => {
-  const text = 'a\t\\N\tc\n\\N\tb\t\\N\nx\t\\N\n\\\\N\t\\\\N\n';
-  expect(countNullFields(text, 0)).toBe(1);
-  expect(countNullFields(text, 1)).toBe(2);
-  expect(countNullFields(text, 2)).toBe(1);
 });
