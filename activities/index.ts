@@ -1,12 +1,12 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PipelineSpec, Row, StepContext, TransformRowFn } from '../core/pipeline-spec';
-import type { StepData } from '../core/run-input';
+import type { FollowedOutput, StepData } from '../core/run-input';
 import type { Window } from '../core/window';
 import { readFileRows, writeFileRows } from './files';
 import type { PostgresPools } from './postgres/pools';
 import { copyQueryRows, loadRows as loadPostgresRows } from './postgres/steps';
-import { CHUNK_BYTES, type Staging } from './staging';
+import { CHUNK_BYTES, OutputRestarted, type Staging } from './staging';
 import type { CopyChunk } from './staged-chunk';
 import { INVALID_ROW_RESULT, transformChunkRows } from './row-transform';
 import { dagRunSucceeded } from './backfill';
@@ -14,6 +14,13 @@ import { checkUpstreams } from './upstream';
 import { createNotifyActivities } from './notify';
 import { ThreadError, TransformThreadPools } from './transform-threads';
 import type { ThreadOutput } from './transform-thread';
+
+/**
+ * How often a running step heartbeats at most (a third of its heartbeat timeout when that is shorter): it learns of a
+ * cancellation from the answer, so this bounds how long a cancelled step runs on. The worker sends heartbeats on as
+ * often.
+ */
+export const HEARTBEAT_EVERY_MS = 3_000;
 
 /** Error type when a worker does not know the pipeline a run names. */
 export const PIPELINE_NOT_FOUND = 'PipelineNotFound';
@@ -108,7 +115,7 @@ export function createActivities(deps: ActivityDeps) {
   async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
     const ctx = Context.current();
     if (ctx.info.isLocal) return fn();
-    const every = Math.max(1_000, Math.min(10_000, (ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
+    const every = Math.max(1_000, Math.min(HEARTBEAT_EVERY_MS, (ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
     const timer = setInterval(() => ctx.heartbeat(), every);
     try {
       return await fn();
@@ -211,6 +218,59 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
+  /** The pipeline's transform over the extracted rows. */
+  async function transform(req: StepRequest & { data: StepData }): Promise<StepData> {
+    const spec = specOf(req.pipeline);
+    // Without a transform the extract's data goes on as it is (staged data is read by reference).
+    if (!spec.transform && !spec.transformRow) return req.data;
+    const ctx = stepContext(spec, req.window);
+    return heartbeating(async () => {
+      if (spec.transformRow) {
+        const file = spec.transformThreads > 1 ? deps.pipelineFile?.(spec.name) : undefined;
+        // Threads pay off over staged windows; a window small enough to travel inline is transformed here.
+        if (file && req.data.kind === 'staged') return transformOnThreads(spec, file, req.data, ctx);
+        return transformEachRow(spec.transformRow, req.data, ctx);
+      }
+      const rows = await deps.staging.readAll(req.data);
+      const out = await spec.transform!(rows, ctx);
+      if (!Array.isArray(out)) {
+        throw ApplicationFailure.create({
+          type: 'InvalidRows',
+          nonRetryable: true,
+          message: 'transform must return an array of rows',
+        });
+      }
+      return collect('transform', out);
+    });
+  }
+
+  /** The pipeline's load over the given chunks of rows. */
+  async function load(req: StepRequest, chunks: AsyncIterable<CopyChunk | Row[]>): Promise<LoadResult> {
+    const spec = specOf(req.pipeline);
+    const ctx = stepContext(spec, req.window);
+    const { workflowId, runId } = execution();
+    return heartbeating(async () => {
+      const step = spec.load;
+      if (typeof step === 'function') {
+        const rows = await deps.staging.readAll(chunks);
+        const n = await step(rows, ctx);
+        return { rows: typeof n === 'number' ? n : rows.length, replayed: false };
+      }
+      if (step.kind === 'postgres.load') {
+        const pool = await deps.pools.get(step.connection);
+        return loadPostgresRows(
+          pool,
+          step,
+          { pipeline: spec.name, workflowId, runId, window: req.window },
+          chunks,
+          () => ctx.heartbeat(),
+        );
+      }
+      const rows = await writeFileRows(step, req.window, deps.staging.chunks(chunks), deps.filesDir);
+      return { rows, replayed: false };
+    });
+  }
+
   return {
     ...createNotifyActivities(),
     /** Reads the window's rows with the pipeline's extract. */
@@ -241,57 +301,35 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Applies the pipeline's transform to the extracted rows. */
-    async transformRows(req: StepRequest & { data: StepData }): Promise<StepData> {
-      const spec = specOf(req.pipeline);
-      // Without a transform the extract's data goes on as it is (staged data is read by reference).
-      if (!spec.transform && !spec.transformRow) return req.data;
-      const ctx = stepContext(spec, req.window);
-      return heartbeating(async () => {
-        if (spec.transformRow) {
-          const file = spec.transformThreads > 1 ? deps.pipelineFile?.(spec.name) : undefined;
-          // Threads pay off over staged windows; a window small enough to travel inline is transformed here.
-          if (file && req.data.kind === 'staged') return transformOnThreads(spec, file, req.data, ctx);
-          return transformEachRow(spec.transformRow, req.data, ctx);
-        }
-        const rows = await deps.staging.readAll(req.data);
-        const out = await spec.transform!(rows, ctx);
-        if (!Array.isArray(out)) {
-          throw ApplicationFailure.create({
-            type: 'InvalidRows',
-            nonRetryable: true,
-            message: 'transform must return an array of rows',
-          });
-        }
-        return collect('transform', out);
-      });
+    /**
+     * Applies the pipeline's transform to the extracted rows. With `publish`, a load running alongside reads the
+     * output as it is staged, and the result is published at the end for it ({@link Staging.follow}).
+     */
+    async transformRows(req: StepRequest & { data: StepData; publish?: true }): Promise<StepData> {
+      const result = await transform(req);
+      if (req.publish) await deps.staging.publish(stagingRef('transform'), result);
+      return result;
     },
 
     /** Writes the rows with the pipeline's load, once per run. */
-    async loadRows(req: StepRequest & { data: StepData }): Promise<LoadResult> {
-      const spec = specOf(req.pipeline);
-      const ctx = stepContext(spec, req.window);
+    async loadRows(req: StepRequest & { data: StepData | FollowedOutput }): Promise<LoadResult> {
+      const { data } = req;
+      if (data.kind !== 'followed') return load(req, deps.staging.stored(data));
+      // The transform's output as it is written. When a newer attempt of the transform starts, what this load wrote
+      // is undone (its transaction rolls back, or its file is never put in place) and it starts over on the new one.
       const { workflowId, runId } = execution();
-      return heartbeating(async () => {
-        const step = spec.load;
-        if (typeof step === 'function') {
-          const rows = await deps.staging.readAll(req.data);
-          const n = await step(rows, ctx);
-          return { rows: typeof n === 'number' ? n : rows.length, replayed: false };
+      const prefix = `${workflowId}/${runId}/${data.step}/`;
+      for (;;) {
+        try {
+          return await load(req, deps.staging.follow(prefix, Context.current().cancellationSignal));
+        } catch (err) {
+          if (!(err instanceof OutputRestarted)) throw err;
+          Context.current().log.info('the transform was retried: loading its new output from the start', {
+            from: err.from,
+            to: err.to,
+          });
         }
-        if (step.kind === 'postgres.load') {
-          const pool = await deps.pools.get(step.connection);
-          return loadPostgresRows(
-            pool,
-            step,
-            { pipeline: spec.name, workflowId, runId, window: req.window },
-            deps.staging.stored(req.data),
-            () => ctx.heartbeat(),
-          );
-        }
-        const rows = await writeFileRows(step, req.window, deps.staging.chunks(req.data), deps.filesDir);
-        return { rows, replayed: false };
-      });
+      }
     },
 
     /** Deletes the run's staged data (and leftovers of earlier failed runs of the same workflow ID). */

@@ -25,7 +25,11 @@ export async function transformChunkRows(
   const nextRow = rowReader(chunk);
   for (let row = nextRow(); row; row = nextRow()) {
     let result = fn(row, ctx);
-    if (result instanceof Promise) result = await result;
+    if (result instanceof Promise) {
+      result = await result;
+      // A transform that waits (an async transformRow) stops at its next row once the step is cancelled.
+      ctx.signal.throwIfAborted();
+    }
     if (result === null || result === undefined) continue;
     if (Array.isArray(result)) {
       for (const r of result) {

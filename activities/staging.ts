@@ -31,6 +31,23 @@ const LEGACY_TABLE = 'pipectl.staged_chunks';
 /** PostgreSQL's `undefined_table`. */
 const UNDEFINED_TABLE = '42P01';
 
+/** The `seq` under which an attempt publishes its result, after its last chunk (chunks count from 0). */
+const END_OF_OUTPUT = -1;
+
+/**
+ * A newer attempt of the step being followed started after the reader had given chunks of an older one: whatever was
+ * written from them must be undone, and the output read again from the start.
+ */
+export class OutputRestarted extends Error {
+  constructor(
+    readonly from: string,
+    readonly to: string,
+  ) {
+    super(`staged data ${from} was replaced by a newer attempt, ${to}`);
+    this.name = 'OutputRestarted';
+  }
+}
+
 /**
  * Large step results live in PostgreSQL, so only a reference travels through Temporal's history, whatever the data
  * size. Each attempt stages under its own reference, so a retried or zombie attempt never mixes its rows with
@@ -94,20 +111,110 @@ export class Staging {
     });
   }
 
+  /** One stored body of `table`, undefined when it (or the table) is not there. */
+  private async find(table: string, ref: string, seq: number): Promise<string | undefined> {
+    const db = await this.pool();
+    return db
+      .query<{ body: string }>(`SELECT body FROM ${table} WHERE ref = $1 AND seq = $2`, [ref, seq])
+      .then((res) => res.rows[0]?.body)
+      .catch((err: { code?: string }) => {
+        if (err.code === UNDEFINED_TABLE) return undefined;
+        throw err;
+      });
+  }
+
   /** One stored chunk's body; a chunk staged by an earlier pipectl version is read from the table it used. */
   private async body(ref: string, seq: number): Promise<string> {
-    const db = await this.pool();
-    const select = (table: string) =>
-      db
-        .query<{ body: string }>(`SELECT body FROM ${table} WHERE ref = $1 AND seq = $2`, [ref, seq])
-        .then((res) => res.rows[0]?.body)
-        .catch((err: { code?: string }) => {
-          if (err.code === UNDEFINED_TABLE) return undefined;
-          throw err;
-        });
-    const text = (await select(stagedTableOf(stagedWorkflowOf(ref)))) ?? (await select(LEGACY_TABLE));
+    const text =
+      (await this.find(stagedTableOf(stagedWorkflowOf(ref)), ref, seq)) ?? (await this.find(LEGACY_TABLE, ref, seq));
     if (text === undefined) throw new Error(`staged data ${ref} chunk ${seq} is missing`);
     return text;
+  }
+
+  /**
+   * Marks the end of an attempt's output, for a step that reads it as it is written ({@link follow}): the result the
+   * step returns, stored under the attempt's reference after every chunk has committed.
+   */
+  async publish(ref: string, data: StepData): Promise<void> {
+    await this.putChunk(ref, END_OF_OUTPUT, data.rowCount, JSON.stringify(data));
+  }
+
+  /** The reference of the newest attempt that has stored anything under `prefix` (`<...>/<step>/`). */
+  private async newestAttempt(prefix: string): Promise<string | undefined> {
+    const db = await this.pool();
+    const res = await db
+      .query<{ ref: string }>(
+        `SELECT DISTINCT ref FROM ${stagedTableOf(stagedWorkflowOf(`${prefix}0`))} WHERE starts_with(ref, $1)`,
+        [prefix],
+      )
+      .catch((err: { code?: string }) => {
+        if (err.code === UNDEFINED_TABLE) return { rows: [] };
+        throw err;
+      });
+    let newest: { ref: string; attempt: number } | undefined;
+    for (const { ref } of res.rows) {
+      const attempt = Number(ref.slice(prefix.length));
+      if (Number.isInteger(attempt) && (!newest || attempt > newest.attempt)) newest = { ref, attempt };
+    }
+    return newest?.ref;
+  }
+
+  /**
+   * A step's output read while the step is still writing it: the chunks of its newest attempt under `prefix`
+   * (`<workflow ID>/<run ID>/<step>/`), each as soon as it has committed, until the attempt publishes its end
+   * ({@link publish}). Waits while nothing new has come (polling, from 10 up to 250 ms apart) and stops with the
+   * signal's reason when it aborts.
+   *
+   * When a newer attempt starts (the step failed and Temporal retries it, or it timed out), the reader throws
+   * {@link OutputRestarted} if it has already given chunks of the older one: whatever the reader wrote from them must
+   * be undone, and a new reader starts over on the newer attempt. An attempt that finishes while a newer one runs is
+   * not used.
+   */
+  async *follow(prefix: string, signal: AbortSignal): AsyncGenerator<CopyChunk | Row[]> {
+    const table = stagedTableOf(stagedWorkflowOf(`${prefix}0`));
+    let ref: string | undefined;
+    let seq = 0;
+    let pause = 0;
+    /** The next chunk, read while the one before is used. */
+    let next: Promise<string | undefined> | undefined;
+    for (;;) {
+      signal.throwIfAborted();
+      ref ??= await this.newestAttempt(prefix);
+      if (ref !== undefined) {
+        const body = await (next ?? this.find(table, ref, seq));
+        next = undefined;
+        if (body !== undefined) {
+          seq++;
+          next = this.find(table, ref, seq);
+          // Awaited on the next turn; one left behind when the consumer stops early must not count as unhandled.
+          next.catch(() => undefined);
+          pause = 0;
+          yield parseBody(body);
+          continue;
+        }
+        // No chunk `seq` yet: the attempt may have ended, or a newer one started.
+        const [end, newest] = await Promise.all([this.find(table, ref, END_OF_OUTPUT), this.newestAttempt(prefix)]);
+        if (newest !== ref) {
+          if (seq > 0) throw new OutputRestarted(ref, newest!);
+          ref = newest;
+          continue;
+        }
+        if (end !== undefined) {
+          const data = JSON.parse(end) as StepData;
+          if (data.kind === 'staged' && data.ref === ref) {
+            // Chunks commit before the end: one that was not there a moment ago is there now.
+            if (seq < data.chunks) continue;
+            return;
+          }
+          // The attempt's result is not its own chunks (it passed its input on, or fitted inline).
+          if (seq > 0) throw new Error(`staged data ${ref} ended with a result that is not its chunks`);
+          yield* this.stored(data);
+          return;
+        }
+      }
+      pause = Math.min(250, Math.max(10, pause * 2));
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
   }
 
   /**
@@ -133,14 +240,15 @@ export class Staging {
     }
   }
 
-  /** Rows of a result, chunk by chunk, so a load can stream them. */
-  async *chunks(data: StepData): AsyncGenerator<Row[]> {
-    for await (const chunk of this.stored(data)) yield Array.isArray(chunk) ? chunk : copyRows(chunk);
+  /** Rows of a result (or of chunks as stored), chunk by chunk, so a load can stream them. */
+  async *chunks(data: StepData | AsyncIterable<CopyChunk | Row[]>): AsyncGenerator<Row[]> {
+    const stored = Symbol.asyncIterator in data ? data : this.stored(data);
+    for await (const chunk of stored) yield Array.isArray(chunk) ? chunk : copyRows(chunk);
   }
 
-  /** Every row of a result in memory (transforms see the whole window). */
-  async readAll(data: StepData): Promise<Row[]> {
-    if (data.kind === 'inline') return data.rows;
+  /** Every row of a result (or of chunks as stored) in memory (transforms see the whole window). */
+  async readAll(data: StepData | AsyncIterable<CopyChunk | Row[]>): Promise<Row[]> {
+    if (!(Symbol.asyncIterator in data) && data.kind === 'inline') return data.rows;
     const rows: Row[] = [];
     for await (const chunk of this.chunks(data)) for (const r of chunk) rows.push(r);
     return rows;

@@ -4,6 +4,7 @@
  * and written as COPY lines, exactly as the worker's own thread does, so the main thread only reads and stages chunks.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { getPriority, setPriority } from 'node:os';
 import type { Pool } from 'pg';
 import { loadModule } from '../catalog/load';
 import { isPipelineDefinition, type Row, type StepContext, type TransformRowFn } from '../core/pipeline-spec';
@@ -176,8 +177,26 @@ async function transformChunk(fn: TransformRowFn, chunk: CopyChunk | Row[], ctx:
   return out.finish();
 }
 
+/** How much lower than the worker's own thread a transform thread runs (nice values, 0–19). */
+export const THREAD_NICE_OFFSET = 10;
+
+/**
+ * Runs this thread below the worker's own thread: a transform over many chunks keeps every thread busy, and the
+ * worker's thread (staging reads and writes, heartbeats, workflow tasks) and a database on the same machine (a load
+ * running alongside: `overlapLoad`) should not wait behind it. On Linux a priority set with `pid` 0 applies to the
+ * calling thread only. Where that is not allowed, the thread keeps its priority.
+ */
+function lowerPriority(): void {
+  try {
+    setPriority(0, Math.min(19, getPriority(0) + THREAD_NICE_OFFSET));
+  } catch {
+    // Not permitted here: the thread runs at the worker's priority.
+  }
+}
+
 function main(): void {
   const setup = workerData as ThreadSetup;
+  lowerPriority();
   let fn: TransformRowFn;
   try {
     fn = transformOf(setup);

@@ -65,6 +65,7 @@ export function buildDagInput(
       taskQueue: spec.taskQueue ?? defaultTaskQueue,
       hasTransform: run.hasTransform,
       ...(run.localSteps ? { localSteps: run.localSteps } : {}),
+      ...(run.overlapLoad ? { overlapLoad: run.overlapLoad } : {}),
       ...(run.notify ? { notify: run.notify } : {}),
     };
     const key = JSON.stringify(profile);

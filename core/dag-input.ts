@@ -13,6 +13,8 @@ export interface DagProfile {
   hasTransform: boolean;
   /** The pipeline's steps run as local activities; absent when they run as activities. */
   localSteps?: true;
+  /** The pipeline's load runs alongside its transform; absent when it runs after it. */
+  overlapLoad?: true;
   /** The pipeline's own notification targets, handed to its runs; absent when it sets none. */
   notify?: NotifyTarget[];
 }

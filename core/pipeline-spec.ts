@@ -487,6 +487,14 @@ export const PipelineSpec = z
      * carries state from row to row must keep 1. Only for pipelines loaded from a definition file.
      */
     transformThreads: z.number().int().min(1).max(64).default(1),
+    /**
+     * Start the load together with the transform, and write each chunk the transform stages as soon as it has
+     * committed, instead of after the transform ends: the load's database work overlaps the transform's. The load
+     * still commits once, after the transform's last chunk, in one transaction; when the transform is retried, the
+     * load undoes what it wrote and starts over on the new attempt's output. The load's time limit then covers the
+     * transform's time too (its timeout is the transform's plus the load's). Needs a transform.
+     */
+    overlapLoad: z.boolean().default(false),
     /** Writes the rows. */
     load: stepOrFunction<typeof LoadStep, LoadFn>(
       LoadStep,
@@ -498,6 +506,13 @@ export const PipelineSpec = z
   .superRefine((p, ctx) => {
     if (p.transform && p.transformRow) {
       ctx.addIssue({ code: 'custom', path: ['transformRow'], message: 'give transform or transformRow, not both' });
+    }
+    if (p.overlapLoad && !p.transform && !p.transformRow) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['overlapLoad'],
+        message: 'overlapLoad runs the load alongside the transform: give transform or transformRow, or leave it off',
+      });
     }
     if (p.transformThreads > 1 && !p.transformRow) {
       ctx.addIssue({

@@ -9,6 +9,16 @@ export type StepData =
   | { kind: 'inline'; rows: Row[]; rowCount: number }
   | { kind: 'staged'; ref: string; chunks: number; rowCount: number; bytes: number };
 
+/**
+ * What a load is given when it runs alongside the transform (the pipeline's `overlapLoad`): the transform's output,
+ * read from staging as the transform writes it. `rowCount` is the rows the transform was given.
+ */
+export interface FollowedOutput {
+  kind: 'followed';
+  step: 'transform';
+  rowCount: number;
+}
+
 /** Retry policy in milliseconds, as the workflow hands it to Temporal. */
 export interface StepRetry {
   maximumAttempts: number;
@@ -33,6 +43,11 @@ export interface RunPipelineInput {
   hasTransform: boolean;
   /** The steps run as local activities (the pipeline's `localSteps`); absent when they run as activities. */
   localSteps?: true;
+  /**
+   * The load runs alongside the transform and writes each chunk as the transform stages it (the pipeline's
+   * `overlapLoad`); absent when the load runs after the transform.
+   */
+  overlapLoad?: true;
   /** Where to send a notification when the run ends; absent when the pipeline sets none. */
   notify?: NotifyTarget[];
 }
@@ -86,6 +101,7 @@ export function toRunInput(spec: PipelineSpec, window: Window, kind: RunKind, gr
     hasTransform: spec.transform !== undefined || spec.transformRow !== undefined,
     // Absent rather than false, so the input of a pipeline with activity steps is what it was before local steps.
     ...(spec.localSteps ? { localSteps: true as const } : {}),
+    ...(spec.overlapLoad ? { overlapLoad: true as const } : {}),
     // Absent rather than empty, so the input of a pipeline without notifications is what it was before they existed.
     ...(spec.notify?.length ? { notify: spec.notify } : {}),
   };

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { createActivities, HEARTBEAT_EVERY_MS } from '../activities';
 import { PostgresPools } from '../activities/postgres/pools';
 import { Staging } from '../activities/staging';
 import { TransformThreadPools } from '../activities/transform-threads';
@@ -137,6 +137,10 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
         ...source,
         // On SIGINT/SIGTERM running steps get this long to finish before they are cancelled (and retried elsewhere).
         shutdownGraceTime: shutdownGraceMs(env),
+        // A step learns that it was cancelled (a run cancelled, or the step beside it failed: overlapLoad) from the
+        // answer to a heartbeat. The SDK sends at most one per 80% of the heartbeat timeout (48 s for the default
+        // minute); steps heartbeat every few seconds, and this sends them on within as many.
+        maxHeartbeatThrottleInterval: HEARTBEAT_EVERY_MS,
         ...(maxActivities ? { maxConcurrentActivityTaskExecutions: maxActivities } : {}),
       });
     }),

@@ -142,6 +142,7 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
       timeouts: profile.timeouts,
       hasTransform: profile.hasTransform,
       ...(profile.localSteps ? { localSteps: profile.localSteps } : {}),
+      ...(profile.overlapLoad ? { overlapLoad: profile.overlapLoad } : {}),
       ...(profile.notify ? { notify: profile.notify } : {}),
     };
     try {

@@ -2,6 +2,7 @@ import {
   ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   isCancellation,
   log,
   patched,
@@ -13,7 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
-import type { Activities } from '../activities';
+import type { Activities, LoadResult } from '../activities';
 import type { NotificationRequest } from '../activities/notify';
 import type { NodeError } from '../core/dag-plan';
 import type { NotifyTarget } from '../core/pipeline-spec';
@@ -139,6 +140,11 @@ function proxies(input: RunPipelineInput) {
     // The Web UI shows each activity's summary: transform and load say how many rows they were given.
     transform: (rows: number) => step(input.timeouts.transformMs, `transform · ${input.pipeline} · ${rows} rows in`),
     load: (rows: number) => step(input.timeouts.loadMs, `load · ${input.pipeline} · ${rows} rows`),
+    // A load alongside the transform waits for the transform's chunks: its time limit covers both steps.
+    loadAlongside: step(
+      input.timeouts.transformMs + input.timeouts.loadMs,
+      `load · ${input.pipeline} · alongside the transform`,
+    ),
     cleanup: input.localSteps ? proxyLocalActivities<Activities>(cleanup) : proxyActivities<Activities>(cleanup),
   };
 }
@@ -155,12 +161,13 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
     transform: { state: input.hasTransform ? 'pending' : 'skipped' },
     load: { state: 'pending' },
   };
-  let current: StepName | undefined;
+  /** The running steps, first started first (the transform and the load run together with `overlapLoad`). */
+  const running: StepName[] = [];
   setHandler(progressQuery, () => ({
     pipeline: input.pipeline,
     window: input.window,
     steps,
-    ...(current ? { current } : {}),
+    ...(running.length > 0 ? { current: running[0] } : {}),
   }));
 
   /** The Web UI's current details (rendered as markdown): each step's state and rows, one list item per step. */
@@ -180,7 +187,7 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
     rows: (t: T) => number,
     staged?: (t: T) => boolean,
   ): Promise<T> {
-    current = name;
+    running.push(name);
     steps[name] = { state: 'running', startedAt: new Date().toISOString() };
     showSteps();
     try {
@@ -197,7 +204,7 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
       steps[name] = { ...steps[name], state: 'failed', finishedAt: new Date().toISOString() };
       throw input.localSteps ? asStepFailure(err, STEP_ACTIVITY[name]) : err;
     } finally {
-      current = undefined;
+      running.splice(running.indexOf(name), 1);
       showSteps();
     }
   }
@@ -206,22 +213,63 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
   const notify = (about: Omit<NotificationRequest, 'target' | 'pipeline' | 'window'>) =>
     sendNotifications(input.notify, input.pipeline, { pipeline: input.pipeline, window: input.window, ...about });
 
+  /**
+   * The transform and, alongside it, the load reading the transform's output as it is staged (`overlapLoad`). When
+   * either fails, the other is cancelled, and the run fails with the first failure once both have stopped.
+   */
+  async function transformAndLoad(extracted: StepData): Promise<[StepData, LoadResult]> {
+    const transformScope = new CancellationScope();
+    const loadScope = new CancellationScope();
+    const transforming = transformScope.run(() =>
+      run(
+        'transform',
+        () => acts.transform(extracted.rowCount).transformRows({ ...request, data: extracted, publish: true }),
+        count,
+        isStaged,
+      ),
+    );
+    const loading = loadScope.run(() =>
+      run(
+        'load',
+        () =>
+          acts.loadAlongside.loadRows({
+            ...request,
+            data: { kind: 'followed', step: 'transform', rowCount: extracted.rowCount },
+          }),
+        (r) => r.rows,
+      ),
+    );
+    transforming.catch(() => loadScope.cancel());
+    loading.catch(() => transformScope.cancel());
+    const [t, l] = await Promise.allSettled([transforming, loading]);
+    if (t.status === 'fulfilled' && l.status === 'fulfilled') return [t.value, l.value];
+    // The step that failed first: the other one's failure is its cancellation.
+    const failures = [t, l].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    throw failures.find((err) => !isCancellation(err)) ?? failures[0];
+  }
+
   /** The steps in order; the run's outcome. */
   async function runSteps(): Promise<RunPipelineResult> {
     const extracted = await run('extract', () => acts.extract.extractRows(request), count, isStaged);
-    const transformed = input.hasTransform
-      ? await run(
-          'transform',
-          () => acts.transform(extracted.rowCount).transformRows({ ...request, data: extracted }),
-          count,
-          isStaged,
-        )
-      : extracted;
-    const loaded = await run(
-      'load',
-      () => acts.load(transformed.rowCount).loadRows({ ...request, data: transformed }),
-      (r) => r.rows,
-    );
+    let transformed: StepData;
+    let loaded: LoadResult;
+    if (input.hasTransform && input.overlapLoad) {
+      [transformed, loaded] = await transformAndLoad(extracted);
+    } else {
+      transformed = input.hasTransform
+        ? await run(
+            'transform',
+            () => acts.transform(extracted.rowCount).transformRows({ ...request, data: extracted }),
+            count,
+            isStaged,
+          )
+        : extracted;
+      loaded = await run(
+        'load',
+        () => acts.load(transformed.rowCount).loadRows({ ...request, data: transformed }),
+        (r) => r.rows,
+      );
+    }
     if (extracted.kind === 'staged' || transformed.kind === 'staged') {
       await acts.cleanup.dropStaged({ workflowId: workflowInfo().workflowId });
     }

@@ -2,9 +2,9 @@ import { definePipeline, postgres } from '../../index';
 import type { Row } from '../../core/pipeline-spec';
 import { pipelineWorkflowId } from '../../core/run-input';
 import { parseWindow } from '../../core/window';
-import { stagedTableOf } from '../../activities/staging';
-import { copyBody } from '../../activities/staged-chunk';
-import { activityHarness, newRun, type ActivityHarness } from './activity-harness';
+import { OutputRestarted, stagedTableOf } from '../../activities/staging';
+import { copyBody, copyRows, type CopyChunk } from '../../activities/staged-chunk';
+import { activityHarness, newRun, stagedChunks, type ActivityHarness } from './activity-harness';
 
 const window = parseWindow('2026-11-20');
 /** Small enough that the 2,000-row extract below is staged and the 3-row one is not. */
@@ -209,4 +209,81 @@ test('a chunk that cannot be written fails the step, even while the next chunk w
     return writer.finish();
   };
   await expect(push()).rejects.toThrow('disk full');
+});
+
+describe('following an output while it is written (overlapLoad)', () => {
+  const prefix = (workflowId: string) => `${workflowId}/run-1/transform/`;
+  const chunkOf = (ids: number[]) =>
+    copyBody({
+      columns: [{ name: 'id', type: 'number' }],
+      text: ids.map((i) => `${i}\n`).join(''),
+      rowCount: ids.length,
+    });
+  const ids = (chunk: unknown) => (Array.isArray(chunk) ? chunk : copyRows(chunk as CopyChunk)).map((r) => r.id);
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** Reads everything `follow` gives, noting each chunk's ids as it comes. */
+  function reader(from: string, signal = new AbortController().signal) {
+    const seen: unknown[][] = [];
+    const done = (async () => {
+      for await (const chunk of h.staging.follow(from, signal)) seen.push(ids(chunk));
+    })();
+    return { seen, done };
+  }
+
+  test('gives each chunk once it has committed, and ends when the attempt publishes its result', async () => {
+    const p = prefix('follow-1');
+    const r = reader(p);
+    await pause(300);
+    expect(r.seen).toEqual([]);
+    await h.staging.putChunk(`${p}1`, 0, 2, chunkOf([1, 2]));
+    for (let i = 0; i < 50 && r.seen.length < 1; i++) await pause(20);
+    expect(r.seen).toEqual([[1, 2]]);
+    await h.staging.putChunk(`${p}1`, 1, 1, chunkOf([3]));
+    await h.staging.publish(`${p}1`, { kind: 'staged', ref: `${p}1`, chunks: 2, rowCount: 3, bytes: 6 });
+    await r.done;
+    expect(r.seen).toEqual([[1, 2], [3]]);
+  });
+
+  test('an attempt whose result is inline, or is its input passed on, is read from that result', async () => {
+    const p = prefix('follow-2');
+    await h.staging.publish(`${p}1`, { kind: 'inline', rows: [{ id: 7 }], rowCount: 1 });
+    const r = reader(p);
+    await r.done;
+    expect(r.seen).toEqual([[7]]);
+    const q = prefix('follow-2b');
+    const input = await stagedChunks(h.staging, [[{ id: 8 }], [{ id: 9 }]]);
+    await h.staging.publish(`${q}1`, input);
+    const s = reader(q);
+    await s.done;
+    expect(s.seen).toEqual([[8], [9]]);
+  });
+
+  test('a newer attempt after chunks were given restarts the reader; before any, it is simply followed', async () => {
+    const p = prefix('follow-3');
+    await h.staging.putChunk(`${p}1`, 0, 1, chunkOf([1]));
+    const r = reader(p);
+    for (let i = 0; i < 50 && r.seen.length < 1; i++) await pause(20);
+    expect(r.seen).toEqual([[1]]);
+    await h.staging.putChunk(`${p}2`, 0, 1, chunkOf([10]));
+    await expect(r.done).rejects.toBeInstanceOf(OutputRestarted);
+    await expect(r.done).rejects.toThrow(`staged data ${p}1 was replaced by a newer attempt, ${p}2`);
+
+    // The first attempt finishes late (a zombie): it is not used, the newest attempt is.
+    await h.staging.publish(`${p}1`, { kind: 'staged', ref: `${p}1`, chunks: 1, rowCount: 1, bytes: 2 });
+    const again = reader(p);
+    await pause(300);
+    expect(again.seen).toEqual([[10]]);
+    await h.staging.publish(`${p}2`, { kind: 'staged', ref: `${p}2`, chunks: 1, rowCount: 1, bytes: 3 });
+    await again.done;
+    expect(again.seen).toEqual([[10]]);
+  });
+
+  test('stops with the reason of its signal while it waits', async () => {
+    const abort = new AbortController();
+    const r = reader(prefix('follow-4'), abort.signal);
+    await pause(100);
+    abort.abort(new Error('the load was cancelled'));
+    await expect(r.done).rejects.toThrow('the load was cancelled');
+  });
 });

@@ -1,4 +1,5 @@
 import { utimesSync, writeFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -6,6 +7,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../activities';
 import { TransformThreadPools } from '../../activities/transform-threads';
 import { copyBody, type CopyChunk } from '../../activities/staged-chunk';
+import { THREAD_NICE_OFFSET } from '../../activities/transform-thread';
 import { readCatalog, type Catalog } from '../../catalog/load';
 import type { Row } from '../../core/pipeline-spec';
 import type { StepData } from '../../core/run-input';
@@ -21,6 +23,7 @@ const INLINE_LIMIT = 4 * 1024;
  * thread it ran on, so the tests see where the work happened.
  */
 const DEFINITIONS = `
+import { getPriority } from 'node:os';
 import { isMainThread, threadId } from 'node:worker_threads';
 import { definePipeline } from ${JSON.stringify(resolve(__dirname, '../../index'))};
 
@@ -62,7 +65,13 @@ export const marks = definePipeline({
   ...common,
   name: 'marks',
   transformThreads: 2,
-  transformRow: (row, ctx) => ({ id: row.id, thread: threadId, window: ctx.window.start, run: ctx.workflowId }),
+  transformRow: (row, ctx) => ({
+    id: row.id,
+    thread: threadId,
+    window: ctx.window.start,
+    run: ctx.workflowId,
+    nice: getPriority(0),
+  }),
 });
 
 export const queries = definePipeline({
@@ -156,6 +165,15 @@ test('a transformRow on threads gives the rows one thread gives, in order, and s
   expect(out.rowCount).toBe(rows.length);
   // Every row was transformed off the worker's thread.
   expect(rows.every((r) => r.main === false)).toBe(true);
+});
+
+test("transform threads run 10 nice levels below the worker's thread, which keeps its own", async () => {
+  const before = getPriority(0);
+  const data = await stageInput(2_000);
+  const out = await h.run(activities.transformRows, { pipeline: 'marks', window, data });
+  const rows = await h.staging.readAll(out);
+  expect(new Set(rows.map((r) => r.nice))).toEqual(new Set([Math.min(19, before + THREAD_NICE_OFFSET)]));
+  expect(getPriority(0)).toBe(before);
 });
 
 test('a window that travels inline is transformed on the worker thread', async () => {

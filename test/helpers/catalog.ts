@@ -15,3 +15,8 @@ export function catalogOf(defs: PipelineDefinition[]): Catalog {
   if (issues.length > 0) throw new Error(issues.map((i) => `${i.pipeline}: ${i.field}: ${i.message}`).join('\n'));
   return { dir: '<test>', pipelines, graph, groups };
 }
+
+/** The validated spec of one in-memory definition. */
+export function specOf(def: PipelineDefinition): PipelineSpec {
+  return catalogOf([def]).pipelines.values().next().value!.spec;
+}

@@ -5,7 +5,7 @@ import { definePipeline, postgres } from '../../index';
 import { startPipelineRun, describeFailure } from '../../cli/runs';
 import { PIPELINE_NAME, RUN_KIND, WINDOW_START } from '../../temporal-config/search-attributes';
 import { parseWindow } from '../../core/window';
-import { catalogOf } from '../helpers/catalog';
+import { catalogOf, specOf } from '../helpers/catalog';
 import { createTestDatabase, poolFor } from '../helpers/postgres';
 import { startTestWorker, testClient, uniqueQueue } from '../helpers/temporal';
 import { stagedTableOf } from '../../activities/staging';
@@ -85,10 +85,6 @@ afterAll(async () => {
   await db?.end();
   await client?.connection.close();
 });
-
-function specOf(def: ReturnType<typeof definePipeline>) {
-  return catalogOf([def]).pipelines.values().next().value!.spec;
-}
 
 test('a step that fails twice then succeeds gives a successful run whose load happened once', async () => {
   const handle = await startPipelineRun(client, specOf(flaky), window, 'manual', queue);

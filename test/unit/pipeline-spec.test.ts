@@ -22,6 +22,7 @@ describe('PipelineSpec defaults', () => {
       dependsOn: [],
       localSteps: false,
       transformThreads: 1,
+      overlapLoad: false,
       retry: { maximumAttempts: 3, initialInterval: 5_000, backoffCoefficient: 2, nonRetryableErrorTypes: [] },
       timeouts: { step: 30 * 60_000, heartbeat: 60_000, run: 24 * 3_600_000, upstream: 6 * 3_600_000 },
       tags: [],
@@ -228,6 +229,24 @@ describe('transformThreads', () => {
     const window = parseWindow('2026-11-20');
     const input = toRunInput(PipelineSpec.parse({ ...base, transformRow: row, transformThreads: 2 }), window, 'manual');
     expect(JSON.stringify(input)).not.toContain('Threads');
+  });
+});
+
+describe('overlapLoad', () => {
+  it('is a boolean, off by default, needs a transform, and reaches the run input only when on', () => {
+    const row = (r: unknown) => r;
+    const window = parseWindow('2026-11-20');
+    expect(PipelineSpec.parse(base).overlapLoad).toBe(false);
+    expect(problems({ overlapLoad: true })).toEqual([
+      'overlapLoad: overlapLoad runs the load alongside the transform: give transform or transformRow, or leave it off',
+    ]);
+    expect(problems({ overlapLoad: 'yes' })).toEqual(['overlapLoad: Invalid input: expected boolean, received string']);
+    const off = toRunInput(PipelineSpec.parse({ ...base, transformRow: row }), window, 'manual');
+    expect(off).not.toHaveProperty('overlapLoad');
+    for (const transform of [{ transformRow: row }, { transform: (rows: unknown[]) => rows }]) {
+      const on = toRunInput(PipelineSpec.parse({ ...base, ...transform, overlapLoad: true }), window, 'manual');
+      expect(on.overlapLoad).toBe(true);
+    }
   });
 });
 

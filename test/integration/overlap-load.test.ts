@@ -1,0 +1,212 @@
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import type { Pool } from 'pg';
+import { describeFailure, startPipelineRun } from '../../cli/runs';
+import { stagedTableOf } from '../../activities/staging';
+import type { PipelineInput, StepContext } from '../../core/pipeline-spec';
+import { parseWindow } from '../../core/window';
+import { definePipeline, postgres } from '../../index';
+import { catalogOf, specOf } from '../helpers/catalog';
+import { createTestDatabase, poolFor } from '../helpers/postgres';
+import { startTestWorker, testClient, uniqueQueue } from '../helpers/temporal';
+
+const { EventType } = temporal.api.enums.v1;
+const queue = uniqueQueue('overlap');
+const window = parseWindow('2026-11-20');
+const ROWS = 40_000;
+/** Row at which the failing transforms below stop, long after their first chunk was staged. */
+const FAIL_AT = 30_000;
+
+const extract = postgres.query({
+  connection: 'warehouse',
+  sql: `SELECT g AS id, $windowStart::timestamptz + (g % 3600) * interval '1 second' AS at, 'order ' || g AS label
+          FROM generate_series(1, ${ROWS}) g`,
+});
+
+/** Whether each failing transform saw the load COPY its first chunk before it failed. */
+const sawLoadCopying: Record<string, boolean> = {};
+
+/**
+ * Waits until a COPY into `table` is open on another connection: the load alongside the transform is writing the
+ * chunks staged so far.
+ */
+async function loadIsCopying(ctx: StepContext, table: string): Promise<void> {
+  const db = await ctx.postgres('warehouse');
+  for (let i = 0; i < 200; i++) {
+    const res = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE pid <> pg_backend_pid() AND query LIKE 'COPY %' AND query LIKE $1`,
+      [`%${table}%`],
+    );
+    if (res.rows[0]!.n > 0) {
+      sawLoadCopying[table] = true;
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const pipeline = (name: string, table: string, more: Partial<PipelineInput>) =>
+  definePipeline({
+    name,
+    taskQueue: queue,
+    extract,
+    transformRow: (row) => ({ ...row, label: String(row.label).toUpperCase() }),
+    overlapLoad: true,
+    load: postgres.replace({ connection: 'warehouse', table: `public.${table}`, windowColumn: 'at' }),
+    ...more,
+  });
+
+const alongside = pipeline('overlap_alongside', 'overlap_alongside', {});
+const afterwards = pipeline('overlap_afterwards', 'overlap_afterwards', { overlapLoad: false });
+const retried = pipeline('overlap_retried', 'overlap_retried', {
+  retry: { maximumAttempts: 3, initialInterval: '100ms', backoffCoefficient: 1 },
+  transformRow: async (row, ctx) => {
+    if (ctx.attempt === 1 && row.id === FAIL_AT) {
+      await loadIsCopying(ctx, 'overlap_retried');
+      throw new Error('the transform lost its worker');
+    }
+    return { ...row, label: String(row.label).toUpperCase(), attempt: ctx.attempt };
+  },
+});
+const failing = pipeline('overlap_failing', 'overlap_failing', {
+  retry: { maximumAttempts: 3, initialInterval: '100ms' },
+  transformRow: async (row, ctx) => {
+    if (row.id === FAIL_AT) {
+      await loadIsCopying(ctx, 'overlap_failing');
+      throw ApplicationFailure.create({ type: 'BadOrder', nonRetryable: true, message: `order ${FAIL_AT} is bad` });
+    }
+    return { ...row, label: String(row.label).toUpperCase() };
+  },
+});
+const loadFails = pipeline('overlap_load_fails', 'overlap_narrow', {
+  retry: { maximumAttempts: 3, initialInterval: '100ms' },
+  // Slow enough that the transform is still running when the load's first COPY fails.
+  transformRow: async (row) => {
+    if (Number(row.id) % 1_000 === 0) await new Promise((resolve) => setTimeout(resolve, 200));
+    return { ...row, label: String(row.label).toUpperCase() };
+  },
+});
+
+let db: Pool;
+let client: Client;
+let worker: Awaited<ReturnType<typeof startTestWorker>>;
+
+beforeAll(async () => {
+  const url = await createTestDatabase('overlap');
+  db = poolFor(url);
+  for (const table of ['overlap_alongside', 'overlap_afterwards', 'overlap_failing']) {
+    await db.query(`CREATE TABLE public.${table} (id int PRIMARY KEY, at timestamptz NOT NULL, label text NOT NULL)`);
+  }
+  // No key: rows a restarted load wrote twice would both be there.
+  await db.query('CREATE TABLE public.overlap_retried (id int, at timestamptz, label text, attempt int)');
+  await db.query('CREATE TABLE public.overlap_narrow (id int, at timestamptz)');
+  client = await testClient();
+  worker = await startTestWorker({
+    catalog: catalogOf([alongside, afterwards, retried, failing, loadFails]),
+    taskQueue: queue,
+    connections: { warehouse: url, pipectl: url },
+    // The transform's output is staged from its first 64 KiB on, so the load has a chunk to write early.
+    inlineLimitBytes: 64 * 1024,
+  });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await db?.end();
+  await client?.connection.close();
+});
+
+/** Each activity event of a run as `<activity> <event>`, in history order. */
+async function activityEvents(handle: WorkflowHandle): Promise<string[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const types = new Map<string, string>();
+  const out: string[] = [];
+  for (const e of events) {
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled) types.set(String(e.eventId), scheduled.activityType!.name!);
+    const a =
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes ??
+      e.activityTaskCanceledEventAttributes ??
+      e.activityTaskCancelRequestedEventAttributes ??
+      e.activityTaskStartedEventAttributes;
+    const id = scheduled ? String(e.eventId) : a ? String(a.scheduledEventId) : undefined;
+    if (id) out.push(`${types.get(id)} ${EventType[e.eventType!].replace('EVENT_TYPE_ACTIVITY_TASK_', '')}`);
+  }
+  return out;
+}
+
+test('the load runs alongside the transform and loads exactly what a load after it loads', async () => {
+  const handle = await startPipelineRun(client, specOf(alongside), window, 'manual', queue);
+  const result = await handle.result();
+  expect(result.rowsLoaded).toBe(ROWS);
+  expect(result.steps.transform).toMatchObject({ state: 'succeeded', rows: ROWS, staged: true });
+  expect(result.steps.load).toMatchObject({ state: 'succeeded', rows: ROWS });
+  // The load was scheduled with the transform, before the transform completed.
+  const events = await activityEvents(handle);
+  expect(events.indexOf('loadRows SCHEDULED')).toBeGreaterThan(-1);
+  expect(events.indexOf('loadRows SCHEDULED')).toBeLessThan(events.indexOf('transformRows COMPLETED'));
+  expect(events.filter((e) => e.endsWith('SCHEDULED'))).toEqual([
+    'extractRows SCHEDULED',
+    'transformRows SCHEDULED',
+    'loadRows SCHEDULED',
+    'dropStaged SCHEDULED',
+  ]);
+
+  const other = await startPipelineRun(client, specOf(afterwards), window, 'manual', queue);
+  expect((await other.result()).rowsLoaded).toBe(ROWS);
+  const diff = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM ((TABLE public.overlap_alongside EXCEPT ALL TABLE public.overlap_afterwards)
+       UNION ALL (TABLE public.overlap_afterwards EXCEPT ALL TABLE public.overlap_alongside)) d`,
+  );
+  expect(diff.rows[0]).toEqual({ n: 0 });
+  const upper = await db.query('SELECT count(*)::int AS n FROM public.overlap_alongside WHERE label = upper(label)');
+  expect(upper.rows[0]).toEqual({ n: ROWS });
+  // The staged data, with the end the transform published for the load, went with the run's table.
+  const staged = await db.query('SELECT to_regclass($1)::text AS t', [stagedTableOf(handle.workflowId)]);
+  expect(staged.rows[0].t).toBeNull();
+});
+
+test("a transform retried after the load wrote its first chunk: the load starts over and holds only the new attempt's rows", async () => {
+  const handle = await startPipelineRun(client, specOf(retried), window, 'manual', queue);
+  const result = await handle.result();
+  expect(sawLoadCopying.overlap_retried).toBe(true);
+  expect(result.rowsLoaded).toBe(ROWS);
+  const rows = await db.query(
+    'SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids, min(attempt) AS lo, max(attempt) AS hi FROM public.overlap_retried',
+  );
+  expect(rows.rows[0]).toEqual({ n: ROWS, ids: ROWS, lo: 2, hi: 2 });
+  const ledger = await db.query('SELECT rows FROM pipectl.load_ledger WHERE workflow_id = $1', [handle.workflowId]);
+  expect(ledger.rows).toEqual([{ rows: String(ROWS) }]);
+  // One load attempt did it: the restart happened inside it.
+  const events = await activityEvents(handle);
+  expect(events.filter((e) => e === 'loadRows STARTED')).toHaveLength(1);
+});
+
+test('a transform that fails for good cancels the load, which leaves the target as it was', async () => {
+  await db.query("INSERT INTO public.overlap_failing VALUES (0, '2026-11-20T12:00:00Z', 'kept')");
+  const handle = await startPipelineRun(client, specOf(failing), window, 'manual', queue);
+  const err = await handle.result().catch((e: unknown) => e);
+  expect(sawLoadCopying.overlap_failing).toBe(true);
+  expect(describeFailure(err)).toEqual({ type: 'BadOrder', message: `transformRows: order ${FAIL_AT} is bad` });
+  const events = await activityEvents(handle);
+  expect(events).toContain('loadRows CANCEL_REQUESTED');
+  expect(events).toContain('loadRows CANCELED');
+  const rows = await db.query('SELECT id, label FROM public.overlap_failing');
+  expect(rows.rows).toEqual([{ id: 0, label: 'kept' }]);
+});
+
+test('a load that fails for good cancels the transform, and the run fails with the load’s error', async () => {
+  const handle = await startPipelineRun(client, specOf(loadFails), window, 'manual', queue);
+  const err = await handle.result().catch((e: unknown) => e);
+  expect(describeFailure(err).type).toBe('ColumnNotFound');
+  expect(describeFailure(err).message).toMatch(/^loadRows: .*label/);
+  const events = await activityEvents(handle);
+  expect(events).toContain('transformRows CANCEL_REQUESTED');
+  expect(events).toContain('transformRows CANCELED');
+  expect(events).not.toContain('transformRows COMPLETED');
+  const rows = await db.query('SELECT count(*)::int AS n FROM public.overlap_narrow');
+  expect(rows.rows[0]).toEqual({ n: 0 });
+});
