@@ -60,6 +60,7 @@ const pipeline = (name: string, table: string, more: Partial<PipelineInput>) =>
 
 const alongside = pipeline('overlap_alongside', 'overlap_alongside', {});
 const afterwards = pipeline('overlap_afterwards', 'overlap_afterwards', { overlapLoad: false });
+const local = pipeline('overlap_local', 'overlap_local', { localSteps: true });
 const retried = pipeline('overlap_retried', 'overlap_retried', {
   retry: { maximumAttempts: 3, initialInterval: '100ms', backoffCoefficient: 1 },
   transformRow: async (row, ctx) => {
@@ -96,7 +97,7 @@ let worker: Awaited<ReturnType<typeof startTestWorker>>;
 beforeAll(async () => {
   const url = await createTestDatabase('overlap');
   db = poolFor(url);
-  for (const table of ['overlap_alongside', 'overlap_afterwards', 'overlap_failing']) {
+  for (const table of ['overlap_alongside', 'overlap_afterwards', 'overlap_local', 'overlap_failing']) {
     await db.query(`CREATE TABLE public.${table} (id int PRIMARY KEY, at timestamptz NOT NULL, label text NOT NULL)`);
   }
   // No key: rows a restarted load wrote twice would both be there.
@@ -104,7 +105,7 @@ beforeAll(async () => {
   await db.query('CREATE TABLE public.overlap_narrow (id int, at timestamptz)');
   client = await testClient();
   worker = await startTestWorker({
-    catalog: catalogOf([alongside, afterwards, retried, failing, loadFails]),
+    catalog: catalogOf([alongside, afterwards, local, retried, failing, loadFails]),
     taskQueue: queue,
     connections: { warehouse: url, pipectl: url },
     // The transform's output is staged from its first 64 KiB on, so the load has a chunk to write early.
@@ -167,6 +168,17 @@ test('the load runs alongside the transform and loads exactly what a load after 
   // The staged data, with the end the transform published for the load, went with the run's table.
   const staged = await db.query('SELECT to_regclass($1)::text AS t', [stagedTableOf(handle.workflowId)]);
   expect(staged.rows[0].t).toBeNull();
+});
+
+test('with local steps the load runs alongside the transform in the same workflow task, and loads the same rows', async () => {
+  const handle = await startPipelineRun(client, specOf(local), window, 'manual', queue);
+  const result = await handle.result();
+  expect(result.rowsLoaded).toBe(ROWS);
+  expect(result.steps.load.startedAt! <= result.steps.transform.finishedAt!).toBe(true);
+  const rows = await db.query(
+    `SELECT count(*)::int AS n, count(*) FILTER (WHERE label = 'ORDER ' || id)::int AS upper FROM public.overlap_local`,
+  );
+  expect(rows.rows[0]).toEqual({ n: ROWS, upper: ROWS });
 });
 
 test("a transform retried after the load wrote its first chunk: the load starts over and holds only the new attempt's rows", async () => {
