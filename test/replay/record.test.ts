@@ -73,6 +73,14 @@ const catalog = catalogOf([
   pipeline('rec_tock', { dependsOn: ['rec_tick'] }),
   pipeline('rec_local_flaky', { localSteps: true }),
   pipeline('rec_local_broken', { localSteps: true, retry: { maximumAttempts: 1 } }),
+  pipeline('rec_overlap', { overlapLoad: true }),
+  pipeline('rec_overlap_broken', {
+    overlapLoad: true,
+    retry: { maximumAttempts: 1 },
+    transform: () => {
+      throw ApplicationFailure.create({ type: 'BadRows', nonRetryable: true, message: 'rec_overlap_broken: bad rows' });
+    },
+  }),
 ]);
 
 let client: Client;
@@ -153,6 +161,16 @@ describeIf('recording replay histories', () => {
     const broken = await startPipelineRun(client, spec('rec_local_broken'), nextWindow(), 'manual', queue);
     await closed(broken);
     await save('run-pipeline-local-failure', broken);
+  });
+
+  test('runPipeline with the load alongside the transform: a success, a transform that fails for good', async () => {
+    const spec = (name: string) => catalog.pipelines.get(name)!.spec;
+    const ok = await startPipelineRun(client, spec('rec_overlap'), nextWindow(), 'manual', queue);
+    await ok.result();
+    await save('run-pipeline-overlap-success', ok);
+    const broken = await startPipelineRun(client, spec('rec_overlap_broken'), nextWindow(), 'manual', queue);
+    await closed(broken);
+    await save('run-pipeline-overlap-failure', broken);
   });
 
   test('dagRun: a failure, a retry-node update, a skip-node update', async () => {

@@ -26,6 +26,8 @@ test('the recorded set covers every workflow type and control path', () => {
       'run-pipeline-notify-failure',
       'run-pipeline-local-retried-step',
       'run-pipeline-local-failure',
+      'run-pipeline-overlap-success',
+      'run-pipeline-overlap-failure',
       'dag-run-failure',
       'dag-run-retry-node',
       'dag-run-skip-node',
