@@ -14,7 +14,7 @@ import { formatDuration } from '../core/duration';
 import { catalogFor, commandSettings, type CatalogOptions } from './context';
 import { UserError } from './errors';
 import { interactive, printJson, style } from './output';
-import { connectClient, describeFailure, followRun, startPipelineRun } from './runs';
+import { connectClient, describeFailure, followRun, startPipelineRun, warnOnStderr, warnWithoutWorker } from './runs';
 import type { RunProgress } from '../workflows/definitions';
 
 /** One run's outcome as the CLI reports it. */
@@ -258,6 +258,7 @@ export async function reportDagRun(
   ]);
   const show = nodeChangePrinter(opts.json, preset);
   let done = false;
+  const stopWarning = warnWithoutWorker(handle, warnOnStderr);
   const poll = (async () => {
     while (!done) {
       const state = await handle.query(dagStateQuery).catch(() => undefined);
@@ -270,6 +271,7 @@ export async function reportDagRun(
     final = await awaitDagRun(handle);
   } finally {
     done = true;
+    stopWarning();
     await poll;
   }
   show(final);

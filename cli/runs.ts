@@ -1,4 +1,6 @@
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { style } from './output';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -89,12 +91,49 @@ export function describeFailure(err: unknown): { type: string; message: string }
 }
 
 /** Follows a run until it ends, calling `onProgress` whenever a step changes. */
+/** How long a followed run may go without a worker polling its task queue before the CLI says so. */
+export const NO_WORKER_WARNING_MS = 3_000;
+
+/**
+ * Tells the user, once, when no worker has polled the task queue of a run they follow `afterMs` after it started: the
+ * run waits for one rather than failing (runs are durable), which looks like a hang. Returns what stops the check.
+ */
+export function warnWithoutWorker(
+  handle: WorkflowHandle,
+  warn: (message: string) => void,
+  afterMs = NO_WORKER_WARNING_MS,
+): () => void {
+  let stopped = false;
+  const check = async () => {
+    const { taskQueue, status } = await handle.describe();
+    if (stopped || status.name !== 'RUNNING') return;
+    const { client } = handle;
+    const res = await client.workflowService.describeTaskQueue({
+      namespace: client.options.namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    });
+    if (stopped || (res.pollers ?? []).length > 0) return;
+    warn(
+      `no worker is polling task queue ${taskQueue}: the run waits until one does ` +
+        `(start one with pipectl worker, or pipectl dev; Ctrl-C stops following, the run stays queued)`,
+    );
+  };
+  const timer = setTimeout(() => void check().catch(() => undefined), afterMs);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
 export async function followRun(
   handle: WorkflowHandle<typeof runPipeline>,
   onProgress: (p: RunProgress) => void,
 ): Promise<RunPipelineResult> {
   let last = '';
   let done = false;
+  const stopWarning = warnWithoutWorker(handle, warnOnStderr);
   const poll = (async () => {
     while (!done) {
       try {
@@ -114,6 +153,12 @@ export async function followRun(
     return await handle.result();
   } finally {
     done = true;
+    stopWarning();
     await poll;
   }
+}
+
+/** A warning of the CLI's, on stderr (stdout may be JSON). */
+export function warnOnStderr(message: string): void {
+  process.stderr.write(`${style.yellow('warning:')} ${message}\n`);
 }

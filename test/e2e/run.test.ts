@@ -1,8 +1,8 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Pool } from 'pg';
 import { createTestDatabase, poolFor } from '../helpers/postgres';
-import { exited, ROOT, runCli, spawnWorker } from '../helpers/spawn';
+import { exited, PIPECTL, ROOT, runCli, spawnWorker } from '../helpers/spawn';
 import { uniqueQueue } from '../helpers/temporal';
 import { freePort } from '../helpers/ports';
 
@@ -131,4 +131,32 @@ test('pipectl worker serves queues with their own step limits, and refuses a bad
   expect(pooled.output()).toContain(`worker polling ${other} (2 steps at once), spare on`);
   // The fixture's pipelines run on the default queue, which this worker does not serve: it says who must.
   expect(pooled.output()).toContain(`note: this worker does not serve task queue '${queue}' (pipelines`);
+});
+
+test('a run with no worker on its task queue: pipectl run says so, waits, and finishes once a worker starts', async () => {
+  const idle = uniqueQueue('cli-idle');
+  const cli = spawn(process.execPath, [PIPECTL, 'run', 'greetings', '--window', '2026-11-23', '--dir', dir], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: '1', ...env(), PIPECTL_TASK_QUEUE: idle },
+  });
+  let stdout = '';
+  let stderr = '';
+  cli.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  cli.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let late: ChildProcess | undefined;
+  try {
+    for (let i = 0; i < 200 && !stderr.includes('no worker'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(stderr).toBe(
+      `warning: no worker is polling task queue ${idle}: the run waits until one does (start one with pipectl worker, ` +
+        'or pipectl dev; Ctrl-C stops following, the run stays queued)\n',
+    );
+    expect(cli.exitCode).toBeNull();
+    late = await spawnWorker(['--dir', dir], { ...env(), PIPECTL_TASK_QUEUE: idle });
+    expect(await exited(cli)).toBe(0);
+    expect(stdout).toMatch(/✓ greetings succeeded in .*: 3 rows extracted, 3 loaded/);
+  } finally {
+    cli.kill('SIGKILL');
+    late?.kill('SIGTERM');
+    if (late) await exited(late);
+  }
 });
