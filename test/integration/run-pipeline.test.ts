@@ -67,14 +67,37 @@ const big = definePipeline({
   load: postgres.replace({ connection: 'warehouse', table: 'public.big', windowColumn: 'at' }),
 });
 
+/** The same staged extract, loaded into a table without its payload column: the load fails for good. */
+const bigBroken = definePipeline({
+  ...big,
+  name: 'big_broken',
+  retry: { maximumAttempts: 1 },
+  transform: undefined,
+  load: postgres.replace({ connection: 'warehouse', table: 'public.big_narrow', windowColumn: 'at' }),
+});
+
+/** The same staged extract and a transform that waits at its first row until the run is cancelled. */
+let slowStarted = false;
+const bigSlow = definePipeline({
+  ...big,
+  name: 'big_slow',
+  transform: undefined,
+  transformRow: async (row, ctx) => {
+    slowStarted = true;
+    await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+    return row;
+  },
+});
+
 beforeAll(async () => {
   url = await createTestDatabase('run');
   db = poolFor(url);
   await db.query('CREATE TABLE public.items (id int PRIMARY KEY, v text)');
   await db.query('CREATE TABLE public.big (id int PRIMARY KEY, at timestamptz NOT NULL, payload text NOT NULL)');
+  await db.query('CREATE TABLE public.big_narrow (id int PRIMARY KEY, at timestamptz NOT NULL)');
   client = await testClient();
   worker = await startTestWorker({
-    catalog: catalogOf([flaky, broken, missingTable, big]),
+    catalog: catalogOf([flaky, broken, missingTable, big, bigBroken, bigSlow]),
     taskQueue: queue,
     connections: { warehouse: url, pipectl: url },
   });
@@ -112,9 +135,12 @@ test('a non-retryable error fails the run at once with its type', async () => {
   );
   expect(err).toBeInstanceOf(WorkflowFailedError);
   expect(describeFailure(err)).toEqual({ type: 'SourceSchemaChanged', message: 'extractRows: column amount is gone' });
+  // The extract ran once, not retried; then the run's staged data was dropped.
   const history = await handle.fetchHistory();
+  const scheduled = history.events!.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+  expect(scheduled).toEqual(['extractRows', 'dropStaged']);
   const started = history.events!.filter((e) => e.activityTaskStartedEventAttributes);
-  expect(started).toHaveLength(1);
+  expect(started.map((e) => e.activityTaskStartedEventAttributes!.attempt)).toEqual([1, 1]);
 });
 
 test('a load into a missing table fails permanently with TableNotFound', async () => {
@@ -142,6 +168,35 @@ test('an extract larger than 5 MB passes through staging and the staged data is 
   // The run's staged data went with its table.
   const staged = await db.query('SELECT to_regclass($1)::text AS t', [stagedTableOf(handle.workflowId)]);
   expect(staged.rows[0].t).toBeNull();
+});
+
+/** Whether the staged data table of a workflow ID exists. */
+async function stagedTableExists(workflowId: string): Promise<boolean> {
+  const res = await db.query('SELECT to_regclass($1)::text AS t', [stagedTableOf(workflowId)]);
+  return res.rows[0].t !== null;
+}
+
+test('a run that fails after staging drops its staged data', async () => {
+  const handle = await startPipelineRun(client, specOf(bigBroken), window, 'manual', queue);
+  const err = await handle.result().catch((e: unknown) => e);
+  expect(describeFailure(err).type).toBe('ColumnNotFound');
+  expect(await stagedTableExists(handle.workflowId)).toBe(false);
+  const history = await handle.fetchHistory();
+  const activities = history.events!.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+  expect(activities).toEqual(['extractRows', 'loadRows', 'dropStaged']);
+});
+
+test('a run cancelled while its transform runs drops its staged data once the transform stopped', async () => {
+  slowStarted = false;
+  const handle = await startPipelineRun(client, specOf(bigSlow), window, 'manual', queue);
+  for (let i = 0; i < 300 && !slowStarted; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(slowStarted).toBe(true);
+  expect(await stagedTableExists(handle.workflowId)).toBe(true);
+  await handle.cancel();
+  const err = await handle.result().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect((err as WorkflowFailedError).cause?.name).toBe('CancelledFailure');
+  expect(await stagedTableExists(handle.workflowId)).toBe(false);
 });
 
 test('two starts of the same window never run at once: the second attaches to the running run', async () => {
