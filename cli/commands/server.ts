@@ -16,6 +16,8 @@ export function registerServer(program: Command): void {
         port: Number(s.temporalAddress.split(':').pop()),
         uiPort: s.uiPort,
         namespace: s.namespace,
+        // The Web UI shows payloads decoded by the codec server, as `pipectl dev` sets it up.
+        ...(s.codecEndpoint ? { codecEndpoint: s.codecEndpoint } : {}),
         log: (l) => process.stderr.write(`${l}\n`),
       });
       process.stdout.write(
