@@ -16,11 +16,11 @@ import { ThreadError, TransformThreadPools } from './transform-threads';
 import type { ThreadOutput } from './transform-thread';
 
 /**
- * How often a running step heartbeats at most (a third of its heartbeat timeout when that is shorter): it learns of a
- * cancellation from the answer, so this bounds how long a cancelled step runs on. The worker sends heartbeats on as
- * often.
+ * How often a running step heartbeats by default (a third of its heartbeat timeout when that is shorter): it learns of
+ * a cancellation from the answer, so this bounds how long a cancelled step runs on. The worker's
+ * `PIPECTL_HEARTBEAT_INTERVAL` sets it; on Temporal Cloud each heartbeat sent is a billed action.
  */
-export const HEARTBEAT_EVERY_MS = 3_000;
+export const HEARTBEAT_EVERY_MS = 10_000;
 
 /** Error type when a worker does not know the pipeline a run names. */
 export const PIPELINE_NOT_FOUND = 'PipelineNotFound';
@@ -39,6 +39,8 @@ export interface ActivityDeps {
   filesDir?: string;
   /** Transform threads kept between steps; the worker closes them when it stops (default: a set of its own). */
   transformThreads?: TransformThreadPools;
+  /** How often a running step heartbeats at most (default {@link HEARTBEAT_EVERY_MS}). */
+  heartbeatEveryMs?: number;
 }
 
 /** Which pipeline and window a step works on. */
@@ -115,7 +117,8 @@ export function createActivities(deps: ActivityDeps) {
   async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
     const ctx = Context.current();
     if (ctx.info.isLocal) return fn();
-    const every = Math.max(1_000, Math.min(HEARTBEAT_EVERY_MS, (ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
+    const most = deps.heartbeatEveryMs ?? HEARTBEAT_EVERY_MS;
+    const every = Math.max(Math.min(1_000, most), Math.min(most, (ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
     const timer = setInterval(() => ctx.heartbeat(), every);
     try {
       return await fn();

@@ -7,7 +7,7 @@ import { Staging } from '../activities/staging';
 import { TransformThreadPools } from '../activities/transform-threads';
 import type { Catalog } from '../catalog/load';
 import { connectWorker, dataConverter } from '../temporal-config/connection';
-import type { Settings } from '../temporal-config/settings';
+import { SettingsError, type Settings } from '../temporal-config/settings';
 import { BUNDLE_PATH, WORKFLOW_INTERCEPTORS } from './build-bundle';
 import { connectionResolver, connectionsUsed, configuredConnections } from './connections';
 import type { EmbeddedPostgresServer } from './embedded-postgres';
@@ -50,6 +50,16 @@ export interface PipectlWorker {
 }
 
 /** `PIPECTL_SHUTDOWN_GRACE` (default 30s): how long running steps may finish after a stop signal. */
+/** `PIPECTL_HEARTBEAT_INTERVAL`: how often running steps heartbeat at most, 1 s to 1 min. */
+function heartbeatIntervalMs(env: NodeJS.ProcessEnv): number {
+  const text = env.PIPECTL_HEARTBEAT_INTERVAL;
+  if (!text) return HEARTBEAT_EVERY_MS;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 1_000 || ms > 60_000)
+    throw new SettingsError(`PIPECTL_HEARTBEAT_INTERVAL=${text}: expected a duration from 1s to 1m (e.g. 10s)`);
+  return ms;
+}
+
 function shutdownGraceMs(env: NodeJS.ProcessEnv): number {
   const ms = parseDuration(env.PIPECTL_SHUTDOWN_GRACE ?? '30s');
   if (ms === undefined)
@@ -85,6 +95,7 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
   const { settings, catalog } = options;
   const log = options.log ?? (() => undefined);
   const env = options.env ?? process.env;
+  const heartbeatEveryMs = heartbeatIntervalMs(env);
   const queues = options.taskQueues?.length ? options.taskQueues : workerQueues(undefined, env, settings.taskQueue);
   const metrics =
     options.metricsPort !== undefined
@@ -120,6 +131,7 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
     inlineLimitBytes: settings.inlineLimitBytes,
     filesDir: settings.filesDir,
     transformThreads,
+    heartbeatEveryMs,
   });
   const connection = await connectWorker(settings);
   const source = workflowSource(log);
@@ -139,8 +151,8 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
         shutdownGraceTime: shutdownGraceMs(env),
         // A step learns that it was cancelled (a run cancelled, or the step beside it failed: overlapLoad) from the
         // answer to a heartbeat. The SDK sends at most one per 80% of the heartbeat timeout (48 s for the default
-        // minute); steps heartbeat every few seconds, and this sends them on within as many.
-        maxHeartbeatThrottleInterval: HEARTBEAT_EVERY_MS,
+        // minute); steps heartbeat every PIPECTL_HEARTBEAT_INTERVAL, and this sends them on as often.
+        maxHeartbeatThrottleInterval: heartbeatEveryMs,
         ...(maxActivities ? { maxConcurrentActivityTaskExecutions: maxActivities } : {}),
       });
     }),

@@ -123,6 +123,9 @@ test('pipectl worker serves queues with their own step limits, and refuses a bad
   const bad = await runCli(['worker', '--dir', dir, '--task-queue', 'heavy:lots'], env());
   expect(bad.code).toBe(1);
   expect(bad.stderr).toContain('--task-queue "heavy:lots": the limit after \':\' must be a whole number');
+  const beat = await runCli(['worker', '--dir', dir], { ...env(), PIPECTL_HEARTBEAT_INTERVAL: '500ms' });
+  expect(beat.code).toBe(1);
+  expect(beat.stderr).toContain('PIPECTL_HEARTBEAT_INTERVAL=500ms: expected a duration from 1s to 1m (e.g. 10s)');
 
   const other = uniqueQueue('other');
   const pooled = await spawnWorker(['--dir', dir, '--task-queue', `${other}:2`, 'spare'], env());

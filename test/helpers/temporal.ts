@@ -53,6 +53,8 @@ export async function startTestWorker(options: {
   taskQueue: string;
   connections: Record<string, string>;
   inlineLimitBytes?: number;
+  /** `PIPECTL_HEARTBEAT_INTERVAL`, when not the default. */
+  heartbeatInterval?: string;
   /** Namespace, when not `default`. */
   namespace?: string;
   /** Queues served, with their own step limits (default: `taskQueue` alone). */
@@ -64,6 +66,7 @@ export async function startTestWorker(options: {
     PIPECTL_EMBEDDED_POSTGRES: '0',
     ...(options.namespace ? { TEMPORAL_NAMESPACE: options.namespace } : {}),
     ...(options.inlineLimitBytes !== undefined ? { PIPECTL_INLINE_LIMIT_BYTES: String(options.inlineLimitBytes) } : {}),
+    ...(options.heartbeatInterval ? { PIPECTL_HEARTBEAT_INTERVAL: options.heartbeatInterval } : {}),
   };
   for (const [name, url] of Object.entries(options.connections)) env[`PIPECTL_CONNECTION_${name.toUpperCase()}`] = url;
   const worker = await createPipectlWorker({

@@ -110,6 +110,8 @@ beforeAll(async () => {
     connections: { warehouse: url, pipectl: url },
     // The transform's output is staged from its first 64 KiB on, so the load has a chunk to write early.
     inlineLimitBytes: 64 * 1024,
+    // A step beside a failed one learns of its cancellation within a second.
+    heartbeatInterval: '1s',
   });
 });
 
