@@ -266,7 +266,8 @@ export class Staging {
     try {
       await client.query('BEGIN');
       try {
-        const res = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+        // Chunks only: the ends attempts published for a load alongside them (seq -1) are not chunks.
+        const res = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE seq >= 0`);
         dropped = res.rows[0]!.n;
         await client.query(`DROP TABLE ${table}`);
       } catch (err) {

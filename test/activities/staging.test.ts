@@ -243,6 +243,8 @@ describe('following an output while it is written (overlapLoad)', () => {
     await h.staging.publish(`${p}1`, { kind: 'staged', ref: `${p}1`, chunks: 2, rowCount: 3, bytes: 6 });
     await r.done;
     expect(r.seen).toEqual([[1, 2], [3]]);
+    // Dropping counts the two chunks, not the published end.
+    expect(await h.run(h.activities.dropStaged, { workflowId: 'follow-1' })).toBe(2);
   });
 
   test('an attempt whose result is inline, or is its input passed on, is read from that result', async () => {
