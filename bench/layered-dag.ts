@@ -61,12 +61,21 @@ export function layeredDag(options: LayeredDagOptions): LayeredDag {
   return { layers, upstream, edges };
 }
 
+/** How {@link noOpPipelines} runs its pipelines. */
+export interface NoOpPipelineOptions {
+  /** Run the two steps as local activities (the pipelines' `localSteps`); default false. */
+  localSteps?: boolean;
+  /** Run each pipeline inside its group's DAG run rather than as a child workflow (the pipelines' `inline`). */
+  inline?: boolean;
+}
+
 /**
  * No-op pipeline definitions for a DAG: an extract of no rows and a load of none, so only orchestration is measured;
- * with `localSteps`, the two steps run as local activities.
+ * `options` set the pipelines' `localSteps` and `inline`.
  */
-export function noOpPipelines(dag: LayeredDag, localSteps = false): PipelineDefinition[] {
+export function noOpPipelines(dag: LayeredDag, options: NoOpPipelineOptions = {}): PipelineDefinition[] {
+  const { localSteps = false, inline } = options;
   return [...dag.upstream].map(([name, dependsOn]) =>
-    definePipeline({ name, dependsOn, localSteps, extract: () => [], load: () => 0 }),
+    definePipeline({ name, dependsOn, localSteps, ...(inline ? { inline } : {}), extract: () => [], load: () => 0 }),
   );
 }

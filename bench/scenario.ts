@@ -10,6 +10,12 @@ export type System = 'pipectl' | 'temporal' | 'airflow' | 'prefect' | 'dagster';
 export type ScenarioName = 'chain' | 'fanout' | 'large-dag' | 'latency' | 'sync' | 'cold-start' | 'etl';
 
 /**
+ * How a DAG run runs its pipelines: each as a child workflow of the DAG run (`children`), or each inside the DAG run's
+ * own workflow, its steps local activities of it (`inline`: pipectl's `inline: true` with `localSteps: true`).
+ */
+export type DagShape = 'children' | 'inline';
+
+/**
  * Figures of one system in one scenario, each in the unit its name says. The names the report and the goals read:
  * - `wallMs`: from submitting the work to its completion;
  * - `perNodeMs`: wall time / nodes (chain);
@@ -39,6 +45,8 @@ export interface SystemResult {
 /** One scenario's results. */
 export interface ScenarioResult {
   scenario: ScenarioName;
+  /** The DAG scenarios' shape of DAG run; `children` when absent (and for the scenarios that run no DAG). */
+  shape?: DagShape;
   /** The size it ran at (`{ nodes: 100 }`, `{ rows: 1000000 }`). */
   size: Record<string, number>;
   startedAt: string;

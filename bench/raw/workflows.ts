@@ -2,13 +2,18 @@
  * The raw Temporal baseline of the DAG benchmarks: the least Temporal TypeScript code that does what a pipectl DAG run
  * does for no-op pipelines, so `npm run bench` can report pipectl's overhead over Temporal itself.
  *
- * It mirrors pipectl's shape, not its features: a parent workflow starts each node as a child workflow once every
- * upstream completed, at most `maxParallel` at a time, and continues as new after `continueAsNewAfter` child starts
- * (pipectl's `dagRun` does, 500 by default, to bound its history); each child runs two activities (local activities when
- * pipectl's runs local steps), extract then load,
- * with the retry policy and timeouts of a default pipectl pipeline. There is no query, signal, pause, retry, skip,
- * search attribute, summary, notification or progress detail, and ready nodes start first come, first served (pipectl
- * starts those with the most descendants first).
+ * It mirrors pipectl's shapes, not its features. A parent workflow runs each node once every upstream completed, at
+ * most `maxParallel` at a time, and continues as new after `continueAsNewAfter` node runs (pipectl's `dagRun` does,
+ * 500 by default, to bound its history). A node runs two activities, extract then load, with the retry policy and
+ * timeouts of a default pipectl pipeline, in one of two shapes:
+ * - child workflows (the default): the parent starts each node as a child {@link rawNode}, which runs the two steps
+ *   (as local activities with `localSteps`, as pipectl's `localSteps` does);
+ * - inline (`inline: true`): the parent runs each node's two steps itself, as pipectl's `dagRun` runs a pipeline with
+ *   `inline: true`; no child workflow, and the steps are local activities of the parent with `localSteps` (pipectl's
+ *   `inline` with `localSteps`, what the benchmark's inline shape runs).
+ *
+ * There is no query, signal, pause, retry, skip, search attribute, summary, notification or progress detail, and
+ * ready nodes start first come, first served (pipectl starts those with the most descendants first).
  */
 import { condition, continueAsNew, proxyActivities, proxyLocalActivities, startChild } from '@temporalio/workflow';
 import type { RawActivities } from './activities';
@@ -19,20 +24,26 @@ export interface RawDagInput {
   names: string[];
   /** Upstream node indices, per node. */
   upstream: number[][];
-  /** Most children running at once. */
+  /** Most nodes running at once. */
   maxParallel: number;
-  /** Child starts one workflow run makes before it continues as new. */
+  /** Node runs one workflow run starts before it continues as new. */
   continueAsNewAfter: number;
+  /** Prefix of the children's workflow IDs. */
   idPrefix: string;
   /** Run each node's extract and load as local activities (as pipectl's `localSteps` does). */
   localSteps?: boolean;
+  /**
+   * Run each node's steps in this workflow rather than in a child workflow (as pipectl's `inline` does); with
+   * `localSteps`, as local activities of this workflow.
+   */
+  inline?: boolean;
   /** Carried through continue-as-new: indices of the nodes that completed. */
   done?: number[];
   /** Carried through continue-as-new: indices of the nodes that failed. */
   failed?: number[];
 }
 
-/** What {@link rawDag} returns: how many children completed, and the nodes that failed (none ran downstream of them). */
+/** What {@link rawDag} returns: how many nodes completed, and the nodes that failed (none ran downstream of them). */
 export interface RawDagResult {
   succeeded: number;
   failed: string[];
@@ -57,7 +68,10 @@ export async function rawNode(input: RawNodeInput): Promise<number> {
   return load({ node: input.node, rows });
 }
 
-/** A DAG run: each node as a child {@link rawNode} once its upstreams completed, at most `maxParallel` at once. */
+/**
+ * A DAG run: each node once its upstreams completed, at most `maxParallel` at once, as a child {@link rawNode} or, with
+ * `inline`, by running {@link rawNode}'s body in this workflow.
+ */
 export async function rawDag(input: RawDagInput): Promise<RawDagResult> {
   const n = input.names.length;
   // 1 completed, 2 failed.
@@ -81,12 +95,10 @@ export async function rawDag(input: RawDagInput): Promise<RawDagResult> {
 
   async function runNode(i: number): Promise<void> {
     const name = input.names[i]!;
+    const nodeInput: RawNodeInput = { node: name, ...(input.localSteps ? { local: true } : {}) };
     try {
-      const child = await startChild(rawNode, {
-        workflowId: `${input.idPrefix}/${name}`,
-        args: [{ node: name, ...(input.localSteps ? { local: true } : {}) }],
-      });
-      await child.result();
+      if (input.inline) await rawNode(nodeInput);
+      else await (await startChild(rawNode, { workflowId: `${input.idPrefix}/${name}`, args: [nodeInput] })).result();
       done[i] = 1;
       for (const c of children[i]!) if (--unmet[c]! === 0) ready.push(c);
     } catch {
@@ -105,7 +117,7 @@ export async function rawDag(input: RawDagInput): Promise<RawDagResult> {
     }
     if (running === 0) {
       if (next < ready.length) {
-        // Every child has finished: hand the outcomes to a fresh run so the history stays small.
+        // Every node run has finished: hand the outcomes to a fresh run so the history stays small.
         const carried = (code: number) => input.names.flatMap((_, i) => (done[i] === code ? [i] : []));
         await continueAsNew<typeof rawDag>({ ...input, done: carried(1), failed: carried(2) });
       }

@@ -6,7 +6,13 @@
  *   npx tsx bench/scenarios/dag.ts fanout --width 1000        1 → 1,000 → 1: makespan and nodes/s
  *   npx tsx bench/scenarios/dag.ts large-dag --nodes 10000    10,000 in 100 layers: nodes/s, peak RSS, SQLite growth
  *   npx tsx bench/scenarios/dag.ts latency --nodes 50         upstream completed → downstream started, p50/p99
+ *   npx tsx bench/scenarios/dag.ts chain --steps inline       the pipelines run inside the DAG run, no children
  *   npx tsx bench/scenarios/dag.ts --help                     all options
+ *
+ * Two shapes of DAG run: each pipeline a child workflow of the DAG run (`--steps local`, the default, or
+ * `activities`), or each pipeline run inside the DAG run's own workflow, its steps local activities of it
+ * (`--steps inline`: pipectl's `inline: true` with `localSteps: true`; the baseline's `rawDag` with `inline`). The
+ * latency scenario reads the children's histories, so it runs in the child-workflow shape only.
  *
  * (after `npm run build`: pipectl's worker serves dist/'s workflow bundle; `npm run bench:chain` etc. build first.)
  * A stack is a private Temporal dev server with a fresh SQLite file (durable, as users run it) and an in-process
@@ -46,21 +52,29 @@ import {
 import { layeredDag, noOpPipelines, type LayeredDag } from '../layered-dag';
 import { rawWorkflowBundle, startRawWorker } from '../raw/worker';
 import type { rawDag, RawDagInput } from '../raw/workflows';
-import type { Figures, ScenarioName, ScenarioResult, SystemResult } from '../scenario';
+import type { DagShape, Figures, ScenarioName, ScenarioResult, SystemResult } from '../scenario';
 
 const { EventType } = temporal.api.enums.v1;
 
 /** The systems these scenarios measure. */
 export type DagSystem = 'pipectl' | 'temporal';
 
-/** How a node's extract and load run: local activities or activities. */
-export type StepKind = 'local' | 'activities';
+/**
+ * How a node runs its extract and load: in a child workflow, as local activities (`local`) or activities the server
+ * dispatches (`activities`); or inside the parent DAG workflow, as local activities of it (`inline`).
+ */
+export type StepKind = 'local' | 'activities' | 'inline';
+
+/** The shape of DAG run a {@link StepKind} makes: child workflows, or every node inside the parent. */
+export function shapeOf(steps: StepKind): DagShape {
+  return steps === 'inline' ? 'inline' : 'children';
+}
 
 /** Options every DAG scenario takes. */
 export interface DagScenarioOptions {
-  /** Most children running at once, the same for both systems (default per scenario). */
+  /** Most nodes running at once, the same for both systems (default per scenario). */
   maxParallel?: number;
-  /** Child runs per parent workflow run before it continues as new, the same for both systems (default 500). */
+  /** Node runs per parent workflow run before it continues as new, the same for both systems (default 500). */
   continueAsNewAfter?: number;
   /** Longest one system's DAG run may take before it counts as failed (default per scenario). */
   timeoutMs?: number;
@@ -69,8 +83,9 @@ export interface DagScenarioOptions {
   /** Keep each stack's temporary folder (SQLite file, server log). */
   keep?: boolean;
   /**
-   * How each no-op pipeline runs its two steps, the same for both systems: as local activities inside the child's
-   * workflow task (pipectl's `localSteps`, default) or as activities the server dispatches.
+   * How each no-op pipeline runs its two steps, the same for both systems: in a child workflow as local activities
+   * (pipectl's `localSteps`, default) or as activities the server dispatches; or inside the parent DAG workflow as
+   * local activities of it (`inline`: pipectl's `inline` with `localSteps`). The latency scenario cannot run `inline`.
    */
   steps?: StepKind;
   /** Settles when the benchmark should stop (Ctrl-C): the running system gives up and the next does not start. */
@@ -99,7 +114,7 @@ export interface LargeDagOptions extends DagScenarioOptions {
   seed?: number;
 }
 
-/** Options of {@link runLatency}. */
+/** Options of {@link runLatency}: the child-workflow shape only (`steps` `local` or `activities`). */
 export interface LatencyOptions extends DagScenarioOptions {
   /** Pipelines in the line, each the downstream of the one before (default 50). */
   nodes?: number;
@@ -108,6 +123,11 @@ export interface LatencyOptions extends DagScenarioOptions {
 const WINDOW: Window = { start: '2026-01-01T00:00:00.000Z', end: '2026-01-02T00:00:00.000Z' };
 const DEFAULT_SYSTEMS: DagSystem[] = ['temporal', 'pipectl'];
 const MINUTE = 60_000;
+/** Why the latency scenario does not run inline: it reads the child workflows' histories. */
+const INLINE_LATENCY =
+  '--steps inline: the latency scenario reads when each child workflow started from its history, and inline ' +
+  'pipelines run no child workflows (their steps are local activities of the DAG run, with no history of their ' +
+  'own); run latency with --steps local or activities';
 /** Figures that are counts, not measurements: no ratio to the baseline. */
 const COUNTS = new Set(['samples']);
 
@@ -151,8 +171,8 @@ interface StartedRun {
   firstRunId: string;
   /** Settles (never rejects) with how many nodes succeeded, or why not all did. */
   outcome: Promise<{ succeeded: number; error?: string }>;
-  /** The child workflow ID of a node. */
-  childId(name: string): string;
+  /** The child workflow ID of a node; undefined when the nodes run inside the parent (no child workflows). */
+  childId?: (name: string) => string;
 }
 
 /** 100 no-op pipelines in a line, one DAG run: per-node overhead (wall time / nodes). */
@@ -201,6 +221,7 @@ export async function runLargeDag(options: LargeDagOptions = {}): Promise<Scenar
  * parent's StartChildWorkflowExecutionInitiated for it).
  */
 export async function runLatency(options: LatencyOptions = {}): Promise<ScenarioResult> {
+  if (options.steps === 'inline') throw new Error(INLINE_LATENCY);
   const nodes = options.nodes ?? 50;
   const plan = {
     ...planOf('latency', chainDag(nodes), options, { maxParallel: 8, timeoutMs: 10 * MINUTE }),
@@ -281,7 +302,10 @@ async function scenario(
       results.push({ system, ok: false, error: `not run: ${aborted}`, figures: {} });
       continue;
     }
-    log(`${plan.scenario}: ${system}, ${plan.dag.upstream.size} nodes, maxParallel ${plan.maxParallel}`);
+    log(
+      `${plan.scenario}: ${system}, ${plan.dag.upstream.size} nodes, maxParallel ${plan.maxParallel}, ` +
+        (plan.steps === 'inline' ? 'inline' : 'child workflows'),
+    );
     const m = system === 'pipectl' ? await runPipectl(plan) : await runRaw(plan);
     log(
       `${plan.scenario}: ${system} ${m.ok ? 'completed' : `did not complete (${m.error})`} in ${(m.wallMs / 1000).toFixed(1)} s`,
@@ -297,6 +321,7 @@ async function scenario(
   }
   return {
     scenario: plan.scenario,
+    shape: shapeOf(plan.steps),
     size,
     startedAt,
     results,
@@ -308,10 +333,19 @@ async function scenario(
 }
 
 function setupOf(system: DagSystem, plan: Plan): string {
+  const inline = plan.steps === 'inline';
   const common =
     `Temporal CLI ${TEMPORAL_CLI_VERSION} dev server with a fresh SQLite file; in-process worker (RSS is the ` +
-    `benchmark process's); maxParallel ${plan.maxParallel}, continue-as-new after ${plan.continueAsNewAfter} children; ` +
-    'parent, children and activities on one task queue';
+    `benchmark process's); maxParallel ${plan.maxParallel}, continue-as-new after ${plan.continueAsNewAfter} ` +
+    (inline ? 'node runs; the DAG workflow and its local activities' : 'children; parent, children and activities') +
+    ' on one task queue';
+  if (inline) {
+    return system === 'pipectl'
+      ? `pipectl dagRun running each pipeline inside the DAG run (inline: true, localSteps: no-op extract + load as ` +
+          `local activities of the DAG run); no child workflows; embedded PostgreSQL for staging; ${common}`
+      : `raw Temporal TS: rawDag running each node inside itself (inline: no-op extract + load as local activities of ` +
+          `rawDag); no child workflows; bench/raw/; ${common}`;
+  }
   const steps = plan.steps === 'local' ? 'local activities' : 'activities';
   return system === 'pipectl'
     ? `pipectl dagRun → runPipeline children (no-op extract + load as ${steps}${plan.steps === 'local' ? ', localSteps' : ''}); embedded PostgreSQL for staging; ${common}`
@@ -334,7 +368,9 @@ function ratioNotes(results: SystemResult[]): string[] {
 async function runPipectl(plan: Plan): Promise<Measured> {
   const cleanup = new Cleanup();
   try {
-    const catalog = catalogOf(noOpPipelines(plan.dag, plan.steps === 'local'));
+    const catalog = catalogOf(
+      noOpPipelines(plan.dag, { localSteps: plan.steps !== 'activities', inline: plan.steps === 'inline' }),
+    );
     const taskQueue = `bench-${plan.scenario}`;
     const stack = await startBenchStack({ catalog, taskQueue, keep: plan.keep }, cleanup);
     const input = buildDagInput(catalog, catalog.pipelines.keys(), WINDOW, 'manual', taskQueue, {
@@ -347,7 +383,7 @@ async function runPipectl(plan: Plan): Promise<Measured> {
       return {
         workflowId: handle.workflowId,
         firstRunId: handle.firstExecutionRunId,
-        childId: (name) => pipelineWorkflowId(name, WINDOW),
+        ...(plan.steps === 'inline' ? {} : { childId: (name: string) => pipelineWorkflowId(name, WINDOW) }),
         outcome: awaitDagRun(handle).then(
           (state) => {
             const nodes = Object.values(state.nodes);
@@ -386,7 +422,8 @@ async function runRaw(plan: Plan): Promise<Measured> {
       maxParallel: plan.maxParallel,
       continueAsNewAfter: plan.continueAsNewAfter,
       idPrefix,
-      localSteps: plan.steps === 'local',
+      localSteps: plan.steps !== 'activities',
+      ...(plan.steps === 'inline' ? { inline: true } : {}),
     };
     return await measure(plan, stack, worker.stopped, async () => {
       const handle = await stack.client.workflow.start<typeof rawDag>('rawDag', {
@@ -397,7 +434,7 @@ async function runRaw(plan: Plan): Promise<Measured> {
       return {
         workflowId: handle.workflowId,
         firstRunId: handle.firstExecutionRunId,
-        childId: (name) => `${idPrefix}/${name}`,
+        ...(plan.steps === 'inline' ? {} : { childId: (name: string) => `${idPrefix}/${name}` }),
         outcome: handle.result().then(
           (r) => {
             if (r.failed.length === 0 && r.succeeded === names.length) return { succeeded: r.succeeded };
@@ -497,6 +534,8 @@ function eventMs(ts: temporal.api.history.v1.IHistoryEvent['eventTime']): number
  * for it (decision) and → its own first event (started), over every run of the parent's continue-as-new chain.
  */
 async function latencies(client: Client, run: StartedRun, dag: LayeredDag): Promise<LatencyFigures> {
+  const { childId } = run;
+  if (!childId) throw new Error('latency figures need child workflows: the nodes ran inside the DAG workflow');
   const completedAt = new Map<string, number>();
   const initiatedAt = new Map<string, number>();
   for (let runId: string | undefined = run.firstRunId; runId;) {
@@ -527,8 +566,8 @@ async function latencies(client: Client, run: StartedRun, dag: LayeredDag): Prom
   for (let k = 0; k < downstream.length; k += 8) {
     await Promise.all(
       downstream.slice(k, k + 8).map(async ([name, ups]) => {
-        const id = run.childId(name);
-        const gate = Math.max(...ups.map((u) => completedAt.get(run.childId(u)) ?? NaN));
+        const id = childId(name);
+        const gate = Math.max(...ups.map((u) => completedAt.get(childId(u)) ?? NaN));
         const history = await client.workflow.getHandle(id).fetchHistory();
         const first = history.events?.[0];
         const init = initiatedAt.get(id);
@@ -580,7 +619,7 @@ const CliOptions = z.object({
     .pipe(z.array(z.enum(['pipectl', 'temporal'])).min(1))
     .optional(),
   keep: z.boolean().optional(),
-  steps: z.enum(['local', 'activities']).optional(),
+  steps: z.enum(['local', 'activities', 'inline']).optional(),
 });
 type CliOptions = z.infer<typeof CliOptions>;
 
@@ -590,15 +629,19 @@ Scenarios (each run by the raw Temporal baseline, then pipectl, each on a fresh 
   chain        --nodes N (100) no-op pipelines in a line: wallMs, perNodeMs, nodesPerSec
   fanout       --width N (1000): 1 → N → 1: wallMs (makespan), nodesPerSec
   large-dag    --nodes N (10000) --layers N (100) --seed N (1): wallMs, nodesPerSec, peakRssBytes, sqliteGrowthBytes
-  latency      --nodes N (50) in a line: upstream completed → downstream started, p50Ms/p99Ms/maxMs (and decision…)
+  latency      --nodes N (50) in a line: upstream completed → downstream started, p50Ms/p99Ms/maxMs (and decision…);
+               child workflows only (not --steps inline)
 
 Options:
-  --max-parallel N         children at once, both systems (chain/latency 8, fanout min(1000, width), large-dag 100)
-  --continue-as-new-after N  children per parent run before continue-as-new, both systems (500)
+  --max-parallel N         nodes at once, both systems (chain/latency 8, fanout min(1000, width), large-dag 100)
+  --continue-as-new-after N  node runs per parent run before continue-as-new, both systems (500)
   --timeout DURATION       give up on a system's run after this long (chain/latency 10m, fanout 20m, large-dag 90m)
   --systems LIST           systems to run, in order (temporal,pipectl)
-  --steps local|activities each node's extract and load as local activities (pipectl's localSteps) or as
-                           activities, both systems (local)
+  --steps KIND             how each node runs its no-op extract and load, both systems (local):
+                             local       in a child workflow, as local activities (pipectl's localSteps)
+                             activities  in a child workflow, as activities
+                             inline      inside the DAG workflow, as local activities of it, no child workflows
+                                         (pipectl's inline: true with localSteps: true)
   --keep                   keep the temporary folders (SQLite files, server logs)`;
 
 function readOptions(argv: string[]): CliOptions {
@@ -653,6 +696,7 @@ function readOptions(argv: string[]): CliOptions {
     ...(o.scenario === 'large-dag' && (o.layers ?? 100) > (o.nodes ?? 10_000)
       ? ['--layers: must not exceed --nodes']
       : []),
+    ...(o.scenario === 'latency' && o.steps === 'inline' ? [INLINE_LATENCY] : []),
   ];
   if (mistakes.length > 0) throw new OptionsError(mistakes.join('\n'));
   return o;
@@ -709,7 +753,7 @@ function table(r: ScenarioResult): string {
   return [
     `${r.scenario} ${Object.entries(r.size)
       .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}`,
+      .join(', ')}${r.shape === 'inline' ? ', inline' : ''}`,
     ...r.results.map((s) => `${s.system}: ${s.ok ? 'ok' : `FAILED: ${s.error}`} · ${s.setup ?? ''}`),
     '',
     line(header),
@@ -720,13 +764,14 @@ function table(r: ScenarioResult): string {
 if (require.main === module) {
   let chosen = 'dag';
   runBench<CliOptions, ScenarioResult>({
-    // Read after the run: the JSON file is named after the scenario (`scenario-chain-<time>.json`).
+    // Read after the run: the JSON file is named after the scenario (`scenario-chain-<time>.json`,
+    // `scenario-chain-inline-<time>.json`).
     get name() {
       return `scenario-${chosen}`;
     },
     readOptions: (argv) => {
       const options = readOptions(argv);
-      chosen = options.scenario;
+      chosen = options.steps === 'inline' ? `${options.scenario}-inline` : options.scenario;
       return options;
     },
     run: (options, _cleanup, aborted) => runScenario(options, aborted),
