@@ -47,6 +47,17 @@ export interface ActivityDeps {
 export interface StepRequest {
   pipeline: string;
   window: Window;
+  /**
+   * The pipeline run the step belongs to, when it is not the workflow run that scheduled the step: a pipeline run
+   * inside its DAG run (`inline`) names its own, so its staged data and its load's ledger row are its own.
+   */
+  run?: PipelineRunId;
+}
+
+/** The identity of a pipeline run: what its staged data and its load's ledger row are keyed by. */
+export interface PipelineRunId {
+  workflowId: string;
+  runId: string;
 }
 
 /** What a load reports. */
@@ -56,8 +67,9 @@ export interface LoadResult {
   replayed: boolean;
 }
 
-/** The workflow run this activity belongs to; step activities only ever run inside a pipeline run. */
-function execution(): { workflowId: string; runId: string } {
+/** The pipeline run a step belongs to: the one it names, else its workflow run. Steps only run inside a run. */
+function execution(req: StepRequest): PipelineRunId {
+  if (req.run) return req.run;
   const run = Context.current().info.workflowExecution;
   if (!run)
     throw ApplicationFailure.create({
@@ -91,9 +103,10 @@ export function createActivities(deps: ActivityDeps) {
     return spec;
   }
 
-  function stepContext(spec: PipelineSpec, window: Window): StepContext {
+  function stepContext(spec: PipelineSpec, req: StepRequest): StepContext {
+    const { window } = req;
     const ctx = Context.current();
-    const { workflowId } = execution();
+    const { workflowId } = execution(req);
     const attrs = { pipeline: spec.name, windowStart: window.start, windowEnd: window.end, workflowId };
     return {
       pipeline: spec.name,
@@ -127,13 +140,17 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
-  function stagingRef(step: string): string {
-    const { workflowId, runId } = execution();
+  function stagingRef(req: StepRequest, step: string): string {
+    const { workflowId, runId } = execution(req);
     return `${workflowId}/${runId}/${step}/${Context.current().info.attempt}`;
   }
 
-  async function collect(step: string, rows: AsyncIterable<Row[] | CopyChunk> | Row[]): Promise<StepData> {
-    const writer = deps.staging.writer(stagingRef(step), deps.inlineLimitBytes);
+  async function collect(
+    req: StepRequest,
+    step: string,
+    rows: AsyncIterable<Row[] | CopyChunk> | Row[],
+  ): Promise<StepData> {
+    const writer = deps.staging.writer(stagingRef(req, step), deps.inlineLimitBytes);
     if (Array.isArray(rows)) {
       if (!rows.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r))) {
         throw ApplicationFailure.create({
@@ -158,8 +175,13 @@ export function createActivities(deps: ActivityDeps) {
    * A row transform over the staged rows: each row is read, transformed and written as its output line before the
    * next is read, so only the chunk's text and its output lines stay in memory.
    */
-  async function transformEachRow(fn: TransformRowFn, data: StepData, ctx: StepContext): Promise<StepData> {
-    const writer = deps.staging.writer(stagingRef('transform'), deps.inlineLimitBytes);
+  async function transformEachRow(
+    req: StepRequest,
+    fn: TransformRowFn,
+    data: StepData,
+    ctx: StepContext,
+  ): Promise<StepData> {
+    const writer = deps.staging.writer(stagingRef(req, 'transform'), deps.inlineLimitBytes);
     const invalid = () =>
       ApplicationFailure.create({ type: 'InvalidRows', nonRetryable: true, message: INVALID_ROW_RESULT });
     const add = (row: Row) => (writer.add(row) ? writer.flush() : undefined);
@@ -177,12 +199,13 @@ export function createActivities(deps: ActivityDeps) {
    * turn, and the outputs are staged in the order of their chunks, so the result is the same as on one thread.
    */
   async function transformOnThreads(
+    req: StepRequest,
     spec: PipelineSpec,
     file: string,
     data: StepData,
     ctx: StepContext,
   ): Promise<StepData> {
-    const writer = deps.staging.writer(stagingRef('transform'), deps.inlineLimitBytes);
+    const writer = deps.staging.writer(stagingRef(req, 'transform'), deps.inlineLimitBytes);
     const threads = await threadPools.acquire({ file, pipeline: spec.name }, spec.transformThreads, (name) =>
       deps.pools.url(name),
     );
@@ -226,13 +249,13 @@ export function createActivities(deps: ActivityDeps) {
     const spec = specOf(req.pipeline);
     // Without a transform the extract's data goes on as it is (staged data is read by reference).
     if (!spec.transform && !spec.transformRow) return req.data;
-    const ctx = stepContext(spec, req.window);
+    const ctx = stepContext(spec, req);
     return heartbeating(async () => {
       if (spec.transformRow) {
         const file = spec.transformThreads > 1 ? deps.pipelineFile?.(spec.name) : undefined;
         // Threads pay off over staged windows; a window small enough to travel inline is transformed here.
-        if (file && req.data.kind === 'staged') return transformOnThreads(spec, file, req.data, ctx);
-        return transformEachRow(spec.transformRow, req.data, ctx);
+        if (file && req.data.kind === 'staged') return transformOnThreads(req, spec, file, req.data, ctx);
+        return transformEachRow(req, spec.transformRow, req.data, ctx);
       }
       const rows = await deps.staging.readAll(req.data);
       const out = await spec.transform!(rows, ctx);
@@ -243,15 +266,15 @@ export function createActivities(deps: ActivityDeps) {
           message: 'transform must return an array of rows',
         });
       }
-      return collect('transform', out);
+      return collect(req, 'transform', out);
     });
   }
 
   /** The pipeline's load over the given chunks of rows. */
   async function load(req: StepRequest, chunks: AsyncIterable<CopyChunk | Row[]>): Promise<LoadResult> {
     const spec = specOf(req.pipeline);
-    const ctx = stepContext(spec, req.window);
-    const { workflowId, runId } = execution();
+    const ctx = stepContext(spec, req);
+    const { workflowId, runId } = execution(req);
     return heartbeating(async () => {
       const step = spec.load;
       if (typeof step === 'function') {
@@ -279,7 +302,7 @@ export function createActivities(deps: ActivityDeps) {
     /** Reads the window's rows with the pipeline's extract. */
     async extractRows(req: StepRequest): Promise<StepData> {
       const spec = specOf(req.pipeline);
-      const ctx = stepContext(spec, req.window);
+      const ctx = stepContext(spec, req);
       return heartbeating(async () => {
         const step = spec.extract;
         if (typeof step === 'function') {
@@ -291,16 +314,17 @@ export function createActivities(deps: ActivityDeps) {
               message: 'extract must return an array of rows',
             });
           }
-          return collect('extract', rows);
+          return collect(req, 'extract', rows);
         }
         if (step.kind === 'postgres.query') {
           const pool = await deps.pools.get(step.connection);
           return collect(
+            req,
             'extract',
             copyQueryRows(pool, step, req.window, CHUNK_BYTES, () => ctx.heartbeat()),
           );
         }
-        return collect('extract', readFileRows(step, req.window, deps.filesDir));
+        return collect(req, 'extract', readFileRows(step, req.window, deps.filesDir));
       });
     },
 
@@ -310,7 +334,7 @@ export function createActivities(deps: ActivityDeps) {
      */
     async transformRows(req: StepRequest & { data: StepData; publish?: true }): Promise<StepData> {
       const result = await transform(req);
-      if (req.publish) await deps.staging.publish(stagingRef('transform'), result);
+      if (req.publish) await deps.staging.publish(stagingRef(req, 'transform'), result);
       return result;
     },
 
@@ -320,7 +344,7 @@ export function createActivities(deps: ActivityDeps) {
       if (data.kind !== 'followed') return load(req, deps.staging.stored(data));
       // The transform's output as it is written. When a newer attempt of the transform starts, what this load wrote
       // is undone (its transaction rolls back, or its file is never put in place) and it starts over on the new one.
-      const { workflowId, runId } = execution();
+      const { workflowId, runId } = execution(req);
       const prefix = `${workflowId}/${runId}/${data.step}/`;
       for (;;) {
         try {

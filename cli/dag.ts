@@ -66,6 +66,7 @@ export function buildDagInput(
       hasTransform: run.hasTransform,
       ...(run.localSteps ? { localSteps: run.localSteps } : {}),
       ...(run.overlapLoad ? { overlapLoad: run.overlapLoad } : {}),
+      ...(spec.inline ? { inline: true as const } : {}),
       ...(run.notify ? { notify: run.notify } : {}),
     };
     const key = JSON.stringify(profile);

@@ -15,6 +15,8 @@ export interface DagProfile {
   localSteps?: true;
   /** The pipeline's load runs alongside its transform; absent when it runs after it. */
   overlapLoad?: true;
+  /** The pipeline runs inside the DAG run's workflow, not as a child workflow of its own; absent when it is a child. */
+  inline?: true;
   /** The pipeline's own notification targets, handed to its runs; absent when it sets none. */
   notify?: NotifyTarget[];
 }
@@ -87,6 +89,8 @@ export interface DagRunSnapshot {
   status: DagRunStatus;
   names: string[];
   states: PackedStates;
+  /** Nodes that run inside the DAG run (`inline`), by index; absent when none does. */
+  inline?: number[];
 }
 
 /** A node's status as people and tools read it. */
@@ -96,8 +100,10 @@ export interface NodeStatus {
   attempts: number;
   startedAt?: string;
   finishedAt?: string;
-  /** The child workflow of the latest attempt. */
+  /** The child workflow of the latest attempt; absent for a pipeline that runs inside the DAG run. */
   workflowId?: string;
+  /** The pipeline runs inside the DAG run (`inline`): its steps are in the DAG run's history. */
+  inline?: true;
   rowsLoaded?: number;
   /** Type and message of the latest failure. */
   error?: NodeError;
@@ -118,6 +124,7 @@ export function expandDagState(snapshot: DagRunSnapshot): DagRunState {
   const { epoch, nodes, errors } = snapshot.states;
   const iso = (t: number) => (t >= 0 ? new Date(epoch + t).toISOString() : undefined);
   const out: Record<string, NodeStatus> = {};
+  const inline = new Set(snapshot.inline);
   snapshot.names.forEach((name, i) => {
     const [code, attempts, started, finished, rows] = nodes[i] ?? [0, 0, -1, -1, -1];
     const status: NodeStatus = { state: NODE_STATES[code] ?? 'pending', attempts };
@@ -125,7 +132,8 @@ export function expandDagState(snapshot: DagRunSnapshot): DagRunState {
     const finishedAt = iso(finished);
     if (startedAt) status.startedAt = startedAt;
     if (finishedAt) status.finishedAt = finishedAt;
-    if (attempts > 0) status.workflowId = pipelineWorkflowId(name, snapshot.window);
+    if (inline.has(i)) status.inline = true;
+    else if (attempts > 0) status.workflowId = pipelineWorkflowId(name, snapshot.window);
     if (rows >= 0) status.rowsLoaded = rows;
     const error = errors[i];
     if (error) status.error = error;

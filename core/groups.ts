@@ -158,7 +158,36 @@ export function buildGroups(
       });
     }
   }
+  issues.push(...inlineIssues(specs, graph, groups));
   return { groups, issues };
+}
+
+/**
+ * An `inline` pipeline runs inside its group's DAG run, with no workflow of its own, so a pipeline of another group,
+ * which waits for the runs of its upstreams there, could never find one: that is an issue at the inline pipeline.
+ */
+function inlineIssues(
+  specs: ReadonlyMap<string, { spec: PipelineSpec }>,
+  graph: PipelineGraph,
+  groups: ReadonlyMap<string, PipelineGroup>,
+): GroupIssue[] {
+  const groupOf = new Map<string, string>();
+  for (const g of groups.values()) for (const name of groupMembers(g)) groupOf.set(name, g.name);
+  const issues: GroupIssue[] = [];
+  for (const [name, { spec }] of specs) {
+    const own = groupOf.get(name);
+    if (!spec.inline || own === undefined) continue;
+    const waiting = [...(graph.downstream.get(name) ?? [])]
+      .filter((d) => groupOf.has(d) && groupOf.get(d) !== own)
+      .sort();
+    if (waiting.length === 0) continue;
+    issues.push({
+      pipeline: name,
+      field: 'inline',
+      message: `pipelines of other groups wait for its runs (${waiting.map((d) => `${d}, group ${groupOf.get(d)}`).join('; ')}), but an inline run, inside the DAG run of group ${own}, is not one they can find: leave inline off`,
+    });
+  }
+  return issues;
 }
 
 /** Every pipeline a group's DAG run covers. */

@@ -9,6 +9,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   startChild,
   TimeoutFailure,
   upsertSearchAttributes,
@@ -29,7 +30,7 @@ import { previousFiring, windowEndingAt } from '../core/schedule';
 import { dagDetails } from '../core/dag-details';
 import { DagPlan, type NodeState } from '../core/dag-plan';
 import { formatDuration } from '../core/duration';
-import { pipelineWorkflowId, type RunPipelineInput } from '../core/run-input';
+import { pipelineWorkflowId, type RunPipelineInput, type RunPipelineResult } from '../core/run-input';
 import { describeWindow } from '../core/window';
 import {
   runSearchAttributes,
@@ -38,7 +39,7 @@ import {
   WINDOW_START,
 } from '../temporal-config/search-attributes';
 import { dagStateQuery, pauseSignal, resumeSignal, retryNodeUpdate, skipNodeUpdate } from './definitions';
-import { failureOf, runPipeline, sendNotifications } from './run-pipeline';
+import { failureOf, pipelineRun, runPipeline, sendNotifications } from './run-pipeline';
 
 /** Most failed pipelines (with their errors) a group notification lists. */
 const MAX_NOTIFIED_FAILURES = 100;
@@ -46,13 +47,17 @@ const MAX_NOTIFIED_FAILURES = 100;
 /** Error type of a node whose upstream in another group did not succeed for the window in time. */
 export const UPSTREAM_LATE = 'UpstreamLate';
 
+/** Error type of an `inline` pipeline run that did not end within its time limit (`timeouts.run`). */
+export const RUN_TIMED_OUT = 'RunTimedOut';
+
 /**
  * A DAG run: runs each pipeline as a child `runPipeline` once all its upstreams succeeded (or were skipped), at most
  * `maxParallel` at a time, pipelines with the most descendants first. A node with upstreams in another group first
  * waits, durably and at most its timeout, for their successful runs covering the window. A failure blocks only its
  * downstream (`upstream_failed`); independent branches go on. It can be paused and resumed, told to retry or skip a
- * node, and queried while it runs. Large DAGs continue as new after `continueAsNewAfter` child runs, carrying their
- * state packed. When it ends (not when cancelled), the group's notification targets get a summary of its pipelines.
+ * node, and queried while it runs. Large DAGs continue as new after `continueAsNewAfter` pipeline runs, carrying
+ * their state packed. An `inline` pipeline runs inside this workflow instead of as a child: its steps are this
+ * workflow's activities, under a run identity of its own. When it ends (not when cancelled), the group's notification targets get a summary of its pipelines.
  */
 export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise<DagRunSnapshot> {
   const input = start.window ? start : scheduledInput(start);
@@ -68,6 +73,7 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
   let started = 0;
   const running = new Map<number, Promise<void>>();
   const waiting = new Map<number, Promise<void>>();
+  const inline = input.nodes.flatMap((node, i) => (input.profiles[node[3]]!.inline ? [i] : []));
 
   const snapshot = (): DagRunSnapshot => ({
     window: input.window,
@@ -77,6 +83,7 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
     status,
     names: plan.names as string[],
     states: plan.pack(),
+    ...(inline.length > 0 ? { inline } : {}),
   });
 
   /** The Web UI's current details: node states as a table, redrawn at most every 2 s (and at the end). */
@@ -129,7 +136,7 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
   );
   setHandler(skipNodeUpdate, skip.handler, { validator: skip.validator });
 
-  async function runNode(i: number): Promise<void> {
+  async function runNode(i: number, ordinal: number): Promise<void> {
     const name = plan.names[i]!;
     const profile = input.profiles[input.nodes[i]![3]]!;
     plan.begin(i, 'running', Date.now());
@@ -146,15 +153,25 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
       ...(profile.notify ? { notify: profile.notify } : {}),
     };
     try {
-      const child = await startChild(runPipeline, {
-        workflowId: pipelineWorkflowId(name, input.window),
-        taskQueue: profile.taskQueue,
-        args: [childInput],
-        workflowExecutionTimeout: profile.runTimeoutMs,
-        staticSummary: `${name} · ${describeWindow(input.window)}`,
-        typedSearchAttributes: runSearchAttributes(name, input.group, input.window, input.kind),
-      });
-      const result = await child.result();
+      let result: RunPipelineResult;
+      if (profile.inline) {
+        // Keyed by this workflow run and the node's start within it: a node retried later is a new pipeline run.
+        const { workflowId, runId } = workflowInfo();
+        const run = { workflowId: `${workflowId}/${name}`, runId: `${runId}/${ordinal}` };
+        result = await withinTimeLimit(profile.runTimeoutMs, () =>
+          pipelineRun(childInput, { run, taskQueue: profile.taskQueue }),
+        );
+      } else {
+        const child = await startChild(runPipeline, {
+          workflowId: pipelineWorkflowId(name, input.window),
+          taskQueue: profile.taskQueue,
+          args: [childInput],
+          workflowExecutionTimeout: profile.runTimeoutMs,
+          staticSummary: `${name} · ${describeWindow(input.window)}`,
+          typedSearchAttributes: runSearchAttributes(name, input.group, input.window, input.kind),
+        });
+        result = await child.result();
+      }
       plan.rowsLoaded[i] = result.rowsLoaded;
       plan.finish(i, 'succeeded', Date.now());
     } catch (err) {
@@ -219,8 +236,7 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
         const w = waits.get(i);
         if (w && !waited.has(i)) waiting.set(i, waitFor(i, w));
         else {
-          started++;
-          running.set(i, runNode(i));
+          running.set(i, runNode(i, started++));
         }
       }
       const idle = running.size === 0 && waiting.size === 0;
@@ -279,6 +295,39 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
     });
   }
   return snapshot();
+}
+
+/**
+ * Runs `fn` in a scope of its own, cancelled once `ms` have passed; a run cut short so fails with `RunTimedOut`, as a
+ * child run fails at its execution timeout. The timer goes as soon as `fn` settles.
+ */
+async function withinTimeLimit<T>(ms: number, fn: () => Promise<T>): Promise<T> {
+  const work = new CancellationScope();
+  const clock = new CancellationScope();
+  let late = false;
+  clock
+    .run(() => sleep(ms))
+    .then(
+      () => {
+        late = true;
+        work.cancel();
+      },
+      () => undefined,
+    );
+  try {
+    return await work.run(fn);
+  } catch (err) {
+    if (late && isCancellation(err)) {
+      throw ApplicationFailure.create({
+        type: RUN_TIMED_OUT,
+        nonRetryable: true,
+        message: `the run did not end within its time limit (timeouts.run ${formatDuration(ms)})`,
+      });
+    }
+    throw err;
+  } finally {
+    clock.cancel();
+  }
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
-import type { Activities, LoadResult } from '../activities';
+import type { Activities, LoadResult, PipelineRunId } from '../activities';
 import type { NotificationRequest } from '../activities/notify';
 import type { NodeError } from '../core/dag-plan';
 import type { NotifyTarget } from '../core/pipeline-spec';
@@ -108,7 +108,17 @@ function asStepFailure(err: unknown, activityType: string): unknown {
   return new ActivityFailure('Activity task failed', activityType, undefined, retryState, undefined, err);
 }
 
-function proxies(input: RunPipelineInput) {
+/** Where a pipeline run lives: its own workflow (`runPipeline`), or inside the workflow that calls it (a DAG run). */
+export interface RunHost {
+  /** The run's identity for its staged data and its load's ledger row; absent: the workflow's own run. */
+  run?: PipelineRunId;
+  /** Task queue of the run's steps when they are activities; absent: the workflow's own. */
+  taskQueue?: string;
+  /** Called whenever a step starts or ends. */
+  onChange?(steps: Record<StepName, StepProgress>, running: readonly StepName[]): void;
+}
+
+function proxies(input: RunPipelineInput, host: RunHost, current: (patch: string) => boolean) {
   const retry = {
     maximumAttempts: input.retry.maximumAttempts,
     initialInterval: input.retry.initialIntervalMs,
@@ -119,7 +129,7 @@ function proxies(input: RunPipelineInput) {
   // A cancelled run closes only once its running step has stopped (the step learns of the cancellation from its
   // heartbeats), so no step writes after the run reports cancelled. Without the option the SDK uses TRY_CANCEL (its
   // docs say otherwise: temporalio/sdk-typescript#2442) and the run closed at once; runs started so keep it on replay.
-  const cancellationType = patched('steps-wait-for-cancellation')
+  const cancellationType = current('steps-wait-for-cancellation')
     ? ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
     : ActivityCancellationType.TRY_CANCEL;
   // Local steps run in this workflow's worker, within its workflow task: the server records each one's result as a
@@ -133,8 +143,14 @@ function proxies(input: RunPipelineInput) {
           retry,
           summary,
           cancellationType,
+          ...(host.taskQueue ? { taskQueue: host.taskQueue } : {}),
         });
-  const cleanup = { startToCloseTimeout: 60_000, retry: { maximumAttempts: 5 }, summary: 'drop staged data' };
+  const cleanup = {
+    startToCloseTimeout: 60_000,
+    retry: { maximumAttempts: 5 },
+    summary: 'drop staged data',
+    ...(host.taskQueue && !input.localSteps ? { taskQueue: host.taskQueue } : {}),
+  };
   const afterFailure = { ...cleanup, startToCloseTimeout: 30_000, retry: { maximumAttempts: 1 } };
   return {
     extract: step(input.timeouts.extractMs, `extract · ${input.pipeline}`),
@@ -159,32 +175,51 @@ function proxies(input: RunPipelineInput) {
  * the pipeline's notification targets that asked for it; a notification never changes the run's outcome.
  */
 export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineResult> {
-  const acts = proxies(input);
-  const steps: Record<StepName, StepProgress> = {
+  let shown: { steps: Record<StepName, StepProgress>; running: readonly StepName[] } | undefined;
+  setHandler(progressQuery, () => ({
+    pipeline: input.pipeline,
+    window: input.window,
+    steps: shown?.steps ?? initialSteps(input),
+    ...(shown && shown.running.length > 0 ? { current: shown.running[0] } : {}),
+  }));
+  return pipelineRun(input, {
+    onChange: (steps, running) => {
+      shown = { steps, running };
+      // The Web UI's current details (rendered as markdown): each step's state and rows, one list item per step.
+      setCurrentDetails(
+        (['extract', 'transform', 'load'] as const)
+          .map((name) => {
+            const p = steps[name];
+            return `- ${name}: ${p.state}${p.rows !== undefined ? ` · ${p.rows} rows` : ''}${p.staged ? ' (staged)' : ''}`;
+          })
+          .join('\n'),
+      );
+    },
+  });
+}
+
+function initialSteps(input: RunPipelineInput): Record<StepName, StepProgress> {
+  return {
     extract: { state: 'pending' },
     transform: { state: input.hasTransform ? 'pending' : 'skipped' },
     load: { state: 'pending' },
   };
+}
+
+/**
+ * A pipeline run as the workflow code that calls it: `runPipeline` runs one as its own workflow; a DAG run runs an
+ * `inline` pipeline's this way, inside its own workflow, under the run identity it gives.
+ */
+export async function pipelineRun(input: RunPipelineInput, host: RunHost = {}): Promise<RunPipelineResult> {
+  // A run inside a DAG run is newer than every patch: it takes the current behaviour without recording a marker.
+  const current = (patch: string) => host.run !== undefined || patched(patch);
+  const acts = proxies(input, host, current);
+  const steps = initialSteps(input);
   /** The running steps, first started first (the transform and the load run together with `overlapLoad`). */
   const running: StepName[] = [];
-  setHandler(progressQuery, () => ({
-    pipeline: input.pipeline,
-    window: input.window,
-    steps,
-    ...(running.length > 0 ? { current: running[0] } : {}),
-  }));
-
-  /** The Web UI's current details (rendered as markdown): each step's state and rows, one list item per step. */
-  const showSteps = () =>
-    setCurrentDetails(
-      (['extract', 'transform', 'load'] as const)
-        .map((name) => {
-          const p = steps[name];
-          return `- ${name}: ${p.state}${p.rows !== undefined ? ` · ${p.rows} rows` : ''}${p.staged ? ' (staged)' : ''}`;
-        })
-        .join('\n'),
-    );
-  const request = { pipeline: input.pipeline, window: input.window };
+  const showSteps = () => host.onChange?.(steps, running);
+  const request = { pipeline: input.pipeline, window: input.window, ...(host.run ? { run: host.run } : {}) };
+  const workflowId = host.run?.workflowId ?? workflowInfo().workflowId;
   async function run<T>(
     name: StepName,
     fn: () => Promise<T>,
@@ -275,7 +310,7 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
       );
     }
     if (extracted.kind === 'staged' || transformed.kind === 'staged') {
-      await acts.cleanup.dropStaged({ workflowId: workflowInfo().workflowId });
+      await acts.cleanup.dropStaged({ workflowId });
     }
     log.info('pipeline run succeeded', { pipeline: input.pipeline, rowsLoaded: loaded.rows });
     if (loaded.replayed) log.info('the load had already committed in an earlier attempt; it was not repeated');
@@ -299,12 +334,12 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
     // Nothing reads a closed run's staged data: it goes now rather than staying until the window next succeeds. One
     // attempt, and a failure is only logged: the database may be why the run failed. Runs started before this
     // existed end as they did.
-    if (patched('drop-staged-when-run-fails')) {
-      await CancellationScope.nonCancellable(() =>
-        acts.cleanupAfterFailure.dropStaged({ workflowId: workflowInfo().workflowId }),
-      ).catch((dropErr: unknown) => {
-        log.warn('the staged data of the run could not be dropped', { error: failureOf(dropErr).message });
-      });
+    if (current('drop-staged-when-run-fails')) {
+      await CancellationScope.nonCancellable(() => acts.cleanupAfterFailure.dropStaged({ workflowId })).catch(
+        (dropErr: unknown) => {
+          log.warn('the staged data of the run could not be dropped', { error: failureOf(dropErr).message });
+        },
+      );
     }
     throw err;
   }

@@ -9,6 +9,7 @@ import { definePipeline, type PipelineDefinition } from '../../index';
 import type { dagRun } from '../../workflows/dag-run';
 import { dagStateQuery, pauseSignal, resumeSignal, retryNodeUpdate, skipNodeUpdate } from '../../workflows/definitions';
 import { catalogOf } from '../helpers/catalog';
+import { untilDagState } from '../helpers/dag';
 import { createTestDatabase } from '../helpers/postgres';
 import { startTestWorker, testClient, uniqueQueue } from '../helpers/temporal';
 
@@ -109,14 +110,7 @@ async function failedState(handle: WorkflowHandle<typeof dagRun>): Promise<DagRu
 
 const states = (s: DagRunState) => Object.fromEntries(Object.entries(s.nodes).map(([n, v]) => [n, v.state]));
 
-async function until(handle: WorkflowHandle<typeof dagRun>, what: (s: DagRunState) => boolean): Promise<DagRunState> {
-  for (let i = 0; i < 300; i++) {
-    const s = await handle.query(dagStateQuery).then(expandDagState, () => undefined);
-    if (s && what(s)) return s;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('DAG run never reached the expected state');
-}
+const until = untilDagState;
 
 /** The run a workflow run continued as, if it did. */
 async function continuedAs(workflowId: string, runId: string): Promise<string | undefined> {

@@ -85,3 +85,28 @@ test("'manual' cannot name a group and maxParallel has bounds", () => {
   expect(ScheduleSpec.safeParse({ every: 'daily', maxParallel: 0 }).success).toBe(false);
   expect(ScheduleSpec.safeParse({ every: 'daily', maxParallel: 1001 }).success).toBe(false);
 });
+
+test('an inline pipeline that a pipeline of another group waits for is an issue; one inside its group is not', () => {
+  const { issues } = groupsOf([
+    { name: 'a', schedule: { every: 'daily' }, outputs: ['x.a'], inline: true },
+    { name: 'b', inputs: ['x.a'], outputs: ['x.b'], inline: true },
+    { name: 'c', schedule: { every: 'hourly' }, inputs: ['x.b'] },
+    { name: 'd', schedule: { every: 'hourly' }, dependsOn: ['a'] },
+    { name: 'e', schedule: { every: 'weekly' }, outputs: ['x.e'], inline: true },
+    { name: 'f', inputs: ['x.e'] },
+  ]);
+  expect(issues).toEqual([
+    {
+      pipeline: 'a',
+      field: 'inline',
+      message:
+        'pipelines of other groups wait for its runs (d, group hourly-utc), but an inline run, inside the DAG run of group daily-utc, is not one they can find: leave inline off',
+    },
+    {
+      pipeline: 'b',
+      field: 'inline',
+      message:
+        'pipelines of other groups wait for its runs (c, group hourly-utc), but an inline run, inside the DAG run of group daily-utc, is not one they can find: leave inline off',
+    },
+  ]);
+});

@@ -21,6 +21,7 @@ describe('PipelineSpec defaults', () => {
       outputs: [],
       dependsOn: [],
       localSteps: false,
+      inline: false,
       transformThreads: 1,
       overlapLoad: false,
       retry: { maximumAttempts: 3, initialInterval: 5_000, backoffCoefficient: 2, nonRetryableErrorTypes: [] },
