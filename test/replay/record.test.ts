@@ -74,6 +74,11 @@ const catalog = catalogOf([
   pipeline('rec_local_flaky', { localSteps: true }),
   pipeline('rec_local_broken', { localSteps: true, retry: { maximumAttempts: 1 } }),
   pipeline('rec_overlap', { overlapLoad: true }),
+  pipeline('rec_in_a', { inline: true, localSteps: true }),
+  pipeline('rec_in_b', { inline: true, dependsOn: ['rec_in_a'] }),
+  pipeline('rec_in_child', { dependsOn: ['rec_in_a'] }),
+  pipeline('rec_in_flaky', { inline: true, retry: { maximumAttempts: 1 } }),
+  pipeline('rec_in_slow', { inline: true, timeouts: { run: '2s' } }),
   pipeline('rec_overlap_broken', {
     overlapLoad: true,
     retry: { maximumAttempts: 1 },
@@ -196,6 +201,19 @@ describeIf('recording replay histories', () => {
     await skipped.executeUpdate(skipNodeUpdate, { args: ['rec_b'] });
     await awaitDagRun(skipped);
     await save('dag-run-skip-node', skipped);
+  });
+
+  test('dagRun with inline pipelines: local and activity steps beside a child, a retried node, a time limit', async () => {
+    // rec_in_flaky fails and is retried while rec_in_slow runs on; rec_in_slow then outlives its time limit.
+    failing.set('rec_in_flaky', 'always');
+    slow.set('rec_in_slow', 6_000);
+    const names = ['rec_in_a', 'rec_in_b', 'rec_in_child', 'rec_in_flaky', 'rec_in_slow'];
+    const handle = await startDagRun(client, dagInput(names), queue);
+    await untilFailed(handle, 'rec_in_flaky');
+    failing.delete('rec_in_flaky');
+    await handle.executeUpdate(retryNodeUpdate, { args: ['rec_in_flaky'] });
+    await awaitDagRun(handle);
+    await save('dag-run-inline', handle);
   });
 
   test('dagRun: pause and resume, cancel, a pipeline paused inside its group', async () => {

@@ -37,6 +37,7 @@ test('the recorded set covers every workflow type and control path', () => {
       'dag-run-continue-as-new',
       'dag-run-cross-group-wait',
       'dag-run-scheduled',
+      'dag-run-inline',
       'backfill-pause-continue-as-new',
     ]),
   );
