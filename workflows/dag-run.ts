@@ -73,6 +73,7 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
   let started = 0;
   const running = new Map<number, Promise<void>>();
   const waiting = new Map<number, Promise<void>>();
+  const timeLimits = new TimeLimits();
   const inline = input.nodes.flatMap((node, i) => (input.profiles[node[3]]!.inline ? [i] : []));
 
   const snapshot = (): DagRunSnapshot => ({
@@ -158,7 +159,7 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
         // Keyed by this workflow run and the node's start within it: a node retried later is a new pipeline run.
         const { workflowId, runId } = workflowInfo();
         const run = { workflowId: `${workflowId}/${name}`, runId: `${runId}/${ordinal}` };
-        result = await withinTimeLimit(profile.runTimeoutMs, () =>
+        result = await timeLimits.run(i, profile.runTimeoutMs, () =>
           pipelineRun(childInput, { run, taskQueue: profile.taskQueue }),
         );
       } else {
@@ -298,35 +299,57 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
 }
 
 /**
- * Runs `fn` in a scope of its own, cancelled once `ms` have passed; a run cut short so fails with `RunTimedOut`, as a
- * child run fails at its execution timeout. The timer goes as soon as `fn` settles.
+ * Time limits of the pipeline runs inside a DAG run (`inline`), kept by one timer for all of them: it fires at the
+ * earliest deadline, cancels the runs past theirs, and is set again for the next. A run that ends does not cancel it
+ * (cancelling a timer per run cost each run a cancellation error in the workflow); a run that starts sets an earlier
+ * timer only when its deadline comes first.
  */
-async function withinTimeLimit<T>(ms: number, fn: () => Promise<T>): Promise<T> {
-  const work = new CancellationScope();
-  const clock = new CancellationScope();
-  let late = false;
-  clock
-    .run(() => sleep(ms))
-    .then(
+class TimeLimits {
+  private readonly runs = new Map<number, { deadline: number; scope: CancellationScope; late: boolean }>();
+  private alarmAt = Infinity;
+
+  /** Runs `fn` in a scope cancelled at `now + ms`; a run cut short so fails with `RunTimedOut`. */
+  async run<T>(key: number, ms: number, fn: () => Promise<T>): Promise<T> {
+    const entry = { deadline: Date.now() + ms, scope: new CancellationScope(), late: false };
+    this.runs.set(key, entry);
+    this.arm();
+    try {
+      return await entry.scope.run(fn);
+    } catch (err) {
+      if (entry.late && isCancellation(err)) {
+        throw ApplicationFailure.create({
+          type: RUN_TIMED_OUT,
+          nonRetryable: true,
+          message: `the run did not end within its time limit (timeouts.run ${formatDuration(ms)})`,
+        });
+      }
+      throw err;
+    } finally {
+      this.runs.delete(key);
+    }
+  }
+
+  private arm(): void {
+    let next = Infinity;
+    // A run past its deadline is being cancelled already; it stays listed until its steps have stopped.
+    for (const r of this.runs.values()) if (!r.late) next = Math.min(next, r.deadline);
+    if (next >= this.alarmAt) return;
+    this.alarmAt = next;
+    sleep(Math.max(1, next - Date.now())).then(
       () => {
-        late = true;
-        work.cancel();
+        if (this.alarmAt !== next) return;
+        this.alarmAt = Infinity;
+        const now = Date.now();
+        for (const r of this.runs.values()) {
+          if (r.late || r.deadline > now) continue;
+          r.late = true;
+          r.scope.cancel();
+        }
+        this.arm();
       },
+      // Cancelled with the DAG run, which cancels its pipeline runs itself.
       () => undefined,
     );
-  try {
-    return await work.run(fn);
-  } catch (err) {
-    if (late && isCancellation(err)) {
-      throw ApplicationFailure.create({
-        type: RUN_TIMED_OUT,
-        nonRetryable: true,
-        message: `the run did not end within its time limit (timeouts.run ${formatDuration(ms)})`,
-      });
-    }
-    throw err;
-  } finally {
-    clock.cancel();
   }
 }
 
