@@ -1,12 +1,15 @@
 /**
  * The benchmark report: pipectl's goals judged against the figures, the figures of every system side by side with
- * pipectl's ratio to each, and a plot of per-node overhead against DAG size.
+ * pipectl's ratio to each, and a plot of per-node overhead against DAG size. The goals on DAG scenarios are judged for
+ * each shape of DAG run apart (child workflows, inline pipelines), each against the runs of that shape.
  */
-import type { ScenarioName, ScenarioResult, System, SystemResult } from './scenario';
+import type { DagShape, ScenarioName, ScenarioResult, System, SystemResult } from './scenario';
 
 /** A goal of issue 6, judged on one scenario's results. */
 export interface Goal {
   scenario: ScenarioName;
+  /** The shape of DAG run the goal is judged on; `children` when absent. */
+  shape?: DagShape;
   /** The size the goal is set at: a smaller run is reported, never judged. */
   size?: number;
   /** The goal in words. */
@@ -18,6 +21,7 @@ export interface Goal {
 /** How a goal came out. */
 export interface GoalOutcome {
   scenario: ScenarioName;
+  shape?: DagShape;
   text: string;
   status: 'met' | 'not met' | 'not run' | 'too small';
   figure?: string;
@@ -72,9 +76,24 @@ function fasterThan(peer: System, factor: number): Goal {
   };
 }
 
+/** How the report names a shape of DAG run. */
+export const SHAPE_LABELS: Record<DagShape, string> = { children: 'child workflows', inline: 'inline pipelines' };
+
+/**
+ * A goal on a DAG scenario as one goal per shape of DAG run, each judged on the runs of its shape (so a ratio to raw
+ * Temporal is to raw Temporal in the same shape) and labelled with it.
+ */
+function perShape(goal: Goal): Goal[] {
+  return (['children', 'inline'] as const).map((shape) => ({
+    ...goal,
+    shape,
+    text: `${goal.text} (${SHAPE_LABELS[shape]})`,
+  }));
+}
+
 /** The goals of issue 6. */
 export const GOALS: Goal[] = [
-  {
+  ...perShape({
     scenario: 'chain',
     size: 100,
     text: 'chain: per-node overhead ≤ 1.3× raw Temporal',
@@ -84,17 +103,21 @@ export const GOALS: Goal[] = [
       if (p === undefined || t === undefined) return undefined;
       return { figure: `${times(p / t)} (${ms(p)} vs ${ms(t)} per node)`, met: p / t <= 1.3 };
     },
-  },
-  bound('fanout', 1000, 'fan-out: makespan ≤ 10 s', 'wallMs', '<=', 10_000),
-  bound('large-dag', 10_000, 'large DAG: ≥ 100 nodes/s', 'nodesPerSec', '>=', 100, (v) => `${v.toFixed(1)} nodes/s`),
-  bound(
-    'large-dag',
-    10_000,
-    'large DAG: worker RSS ≤ 1 GiB',
-    'peakRssBytes',
-    '<=',
-    1024 ** 3,
-    (v) => `${(v / 1024 ** 2).toFixed(0)} MiB`,
+  }),
+  ...perShape(bound('fanout', 1000, 'fan-out: makespan ≤ 10 s', 'wallMs', '<=', 10_000)),
+  ...perShape(
+    bound('large-dag', 10_000, 'large DAG: ≥ 100 nodes/s', 'nodesPerSec', '>=', 100, (v) => `${v.toFixed(1)} nodes/s`),
+  ),
+  ...perShape(
+    bound(
+      'large-dag',
+      10_000,
+      'large DAG: worker RSS ≤ 1 GiB',
+      'peakRssBytes',
+      '<=',
+      1024 ** 3,
+      (v) => `${(v / 1024 ** 2).toFixed(0)} MiB`,
+    ),
   ),
   bound('latency', undefined, 'latency: p50 ≤ 50 ms', 'p50Ms', '<=', 50),
   bound('latency', undefined, 'latency: p99 ≤ 200 ms', 'p99Ms', '<=', 200),
@@ -111,26 +134,28 @@ export const GOALS: Goal[] = [
       return { figure: `${((100 * p) / c).toFixed(0)}% (${fmtRate(p)} vs ${fmtRate(c)} rows/s)`, met: p / c >= 0.5 };
     },
   },
-  fasterThan('airflow', 20),
-  fasterThan('prefect', 3),
-  fasterThan('dagster', 3),
+  ...perShape(fasterThan('airflow', 20)),
+  ...perShape(fasterThan('prefect', 3)),
+  ...perShape(fasterThan('dagster', 3)),
 ];
 
 function fmtRate(v: number): string {
   return v >= 10_000 ? `${(v / 1000).toFixed(0)}k` : v.toFixed(0);
 }
 
-/** Judges every goal on the scenarios that ran (the largest chain when several sizes ran). */
+/** Judges every goal on the scenarios of its shape that ran (the largest chain when several sizes ran). */
 export function judgeGoals(scenarios: ScenarioResult[]): GoalOutcome[] {
   return GOALS.map((g) => {
-    const runs = scenarios.filter((s) => s.scenario === g.scenario);
+    const shape = g.shape ?? 'children';
+    const runs = scenarios.filter((s) => s.scenario === g.scenario && (s.shape ?? 'children') === shape);
     const s = runs.sort((a, b) => sizeOf(b) - sizeOf(a))[0];
     const verdict = s ? g.judge(s) : undefined;
-    if (!s || !verdict) return { scenario: g.scenario, text: g.text, status: 'not run' };
+    const goal = { scenario: g.scenario, ...(g.shape ? { shape: g.shape } : {}), text: g.text };
+    if (!s || !verdict) return { ...goal, status: 'not run' };
     if (g.size && sizeOf(s) < g.size) {
-      return { scenario: g.scenario, text: g.text, status: 'too small', figure: `${verdict.figure} at ${sizeOf(s)}` };
+      return { ...goal, status: 'too small', figure: `${verdict.figure} at ${sizeOf(s)}` };
     }
-    return { scenario: g.scenario, text: g.text, status: verdict.met ? 'met' : 'not met', figure: verdict.figure };
+    return { ...goal, status: verdict.met ? 'met' : 'not met', figure: verdict.figure };
   });
 }
 
@@ -187,7 +212,8 @@ function scenarioTable(s: ScenarioResult): string {
     .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
     .join(', ');
   const notes = (s.notes ?? []).map((n) => `- ${n}`).join('\n');
-  return [`### ${s.scenario} (${size})`, '', head, sep, ...rows, ...(notes ? ['', notes] : [])].join('\n');
+  const shape = s.shape === 'inline' ? ', inline' : '';
+  return [`### ${s.scenario} (${size}${shape})`, '', head, sep, ...rows, ...(notes ? ['', notes] : [])].join('\n');
 }
 
 /** The machine and revision a report was made on. */
@@ -215,6 +241,11 @@ export function markdownReport(ctx: ReportContext, scenarios: ScenarioResult[], 
     '| --- | --- | --- |',
     ...goals.map((g) => `| ${g.text} | ${g.status} | ${g.figure ?? ''} |`),
     '',
+    `Goals on chain, fan-out and large DAG are judged for each shape of DAG run: (${SHAPE_LABELS.children}) each ` +
+      `pipeline a child workflow of the DAG run; (${SHAPE_LABELS.inline}) each pipeline run inside the DAG run's ` +
+      'workflow, its steps local activities of it (`inline: true`, `localSteps: true`). A ratio to raw Temporal is ' +
+      'to raw Temporal in the same shape; a peer ran once per size and is compared with both.',
+    '',
     '## Scenarios',
     '',
     ...scenarios.flatMap((s) => [scenarioTable(s), '']),
@@ -232,25 +263,30 @@ const COLORS: Record<System, string> = {
 };
 
 /**
- * An SVG line plot of per-node overhead (ms, log scale) against chain length (log scale), one line per system, from
- * the chain runs at several sizes.
+ * An SVG line plot of per-node overhead (ms, log scale) against chain length (log scale), one line per system (and,
+ * for pipectl and raw Temporal, per shape of DAG run), from the chain runs at several sizes.
  */
 export function overheadPlot(scenarios: ScenarioResult[]): string | undefined {
   const chains = scenarios.filter((x) => x.scenario === 'chain');
+  // pipectl and raw Temporal get a line per shape of DAG run; a peer (shown with every shape) gets one.
+  const lineOf = (s: ScenarioResult, r: SystemResult) =>
+    s.shape === 'inline' && (r.system === 'pipectl' || r.system === 'temporal') ? `${r.system} (inline)` : r.system;
   // A system run in several ways (a peer's executors) gets a line per way, named by its setup.
-  const setups = new Map<System, Set<string>>();
-  for (const r of chains.flatMap((s) => s.results)) {
-    setups.set(r.system, (setups.get(r.system) ?? new Set()).add(r.setup ?? ''));
+  const setups = new Map<string, Set<string>>();
+  for (const s of chains) {
+    for (const r of s.results) setups.set(lineOf(s, r), (setups.get(lineOf(s, r)) ?? new Set()).add(r.setup ?? ''));
   }
   const series = new Map<string, { system: System; points: { x: number; y: number }[] }>();
   for (const s of chains) {
     for (const r of s.results) {
       const y = r.ok ? r.figures.perNodeMs : undefined;
       if (y === undefined || y <= 0) continue;
-      const key = (setups.get(r.system)?.size ?? 0) > 1 ? `${r.system} (${r.setup ?? ''})` : r.system;
-      const line = series.get(key) ?? { system: r.system, points: [] };
-      line.points.push({ x: sizeOf(s), y });
-      series.set(key, line);
+      const line = lineOf(s, r);
+      const key = (setups.get(line)?.size ?? 0) > 1 ? `${line} (${r.setup ?? ''})` : line;
+      const drawn = series.get(key) ?? { system: r.system, points: [] };
+      // A peer's run appears in the chain of each shape: one point.
+      if (!drawn.points.some((p) => p.x === sizeOf(s))) drawn.points.push({ x: sizeOf(s), y });
+      series.set(key, drawn);
     }
   }
   const points = [...series.values()].flatMap((l) => l.points);

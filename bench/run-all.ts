@@ -1,9 +1,13 @@
 /**
  * `npm run bench`: every scenario for pipectl and the raw Temporal baseline, the peer orchestrators on chain and
  * fan-out, the goals judged, a table on stdout, and JSON, markdown and an SVG plot under bench/results/<time>/.
+ * Chain, fan-out and large DAG run in two shapes of DAG run, each a scenario result of its own: each pipeline a child
+ * workflow (`children`), and each pipeline inside the DAG run's workflow with local steps (`inline`); the peers run
+ * once per size and are shown with both.
  *
  *   npm run bench                                   (all scenarios at the issue's sizes, every installed peer)
  *   npm run bench -- --only chain,fanout --peers none
+ *   npm run bench -- --shapes inline                (the DAG scenarios with inline pipelines only)
  *   npm run bench -- --smoke                        (tiny sizes, no peers: checks the suite works, nothing else)
  *   npm run bench -- --publish                      (also copy the report to bench/report/, linked from the README)
  *
@@ -20,13 +24,16 @@ import { changedFiles, checkBundle, gitCommit, log, ROOT } from './harness';
 import { freePort } from '../test/helpers/ports';
 import { peersInstalled, runPeer, type DagsterExecutor, type PeerResult } from './peers/run';
 import { judgeGoals, markdownReport, overheadPlot, sizeOf } from './report';
-import type { ScenarioName, ScenarioResult, SystemResult } from './scenario';
-import { runChain, runFanout, runLargeDag, runLatency } from './scenarios/dag';
+import type { DagShape, ScenarioName, ScenarioResult, SystemResult } from './scenario';
+import { runChain, runFanout, runLargeDag, runLatency, type StepKind } from './scenarios/dag';
 import { runColdStart, runEtl, runSync } from './scenarios/ops';
 
 const SCENARIOS: ScenarioName[] = ['chain', 'fanout', 'large-dag', 'latency', 'sync', 'cold-start', 'etl'];
 const PEERS = ['airflow', 'prefect', 'dagster'] as const;
 type Peer = (typeof PEERS)[number];
+const SHAPES: DagShape[] = ['children', 'inline'];
+/** How the DAG scenarios run each shape: child workflows with local steps (pipectl's default), or inline. */
+const STEPS: Record<DagShape, StepKind> = { children: 'local', inline: 'inline' };
 
 /** Sizes of a run. */
 interface Sizes {
@@ -72,7 +79,11 @@ const SMOKE: Sizes = {
 const USAGE = `Usage: npm run bench -- [options]
 
   --only LIST        scenarios to run, comma-separated (${SCENARIOS.join(',')}); default all
-  --peers LIST       peers for chain and fan-out (${PEERS.join(',')}, or none); default: every installed one
+  --shapes LIST      shapes of DAG run for chain, fan-out and large DAG (${SHAPES.join(',')}); default both:
+                     children = each pipeline a child workflow (local steps), inline = each pipeline inside the DAG
+                     run (inline: true, local steps); latency runs with child workflows only
+  --peers LIST       peers for chain and fan-out (${PEERS.join(',')}, or none); default: every installed one;
+                     they run once per size, shown with each shape
   --smoke            tiny sizes and no peers: checks the suite works, its figures mean nothing
   --publish          also copy the report, JSON and plot to bench/report/
   --chain N,N,..     chain lengths (${FULL.chain.join(',')}); the plot draws per-node overhead against them
@@ -96,6 +107,7 @@ function readOptions(argv: string[]) {
     strict: true,
     options: {
       only: { type: 'string' },
+      shapes: { type: 'string' },
       peers: { type: 'string' },
       smoke: { type: 'boolean' },
       publish: { type: 'boolean' },
@@ -115,6 +127,10 @@ function readOptions(argv: string[]) {
   const unknown = only.filter((s) => !SCENARIOS.includes(s as ScenarioName));
   if (unknown.length)
     throw new Error(`--only: unknown scenario ${unknown.join(', ')} (known: ${SCENARIOS.join(', ')})`);
+  const shapes = values.shapes ? values.shapes.split(',').map((s) => s.trim()) : SHAPES;
+  const unknownShapes = shapes.filter((s) => !SHAPES.includes(s as DagShape));
+  if (unknownShapes.length)
+    throw new Error(`--shapes: unknown shape ${unknownShapes.join(', ')} (known: ${SHAPES.join(', ')})`);
   const base = values.smoke ? SMOKE : FULL;
   const chain = values.chain ? values.chain.split(',').map((v) => positive('--chain', v)!) : base.chain;
   const sizes: Sizes = {
@@ -140,8 +156,19 @@ function readOptions(argv: string[]) {
       throw new Error(`--peers: ${missing.join(', ')} not installed: run bash bench/peers/install.sh`);
     peers = list as Peer[];
   } else peers = PEERS.filter((p) => peersInstalled(p));
-  return { only: only as ScenarioName[], sizes, peers, publish: values.publish ?? false, smoke: values.smoke ?? false };
+  return {
+    only: only as ScenarioName[],
+    shapes: SHAPES.filter((s) => shapes.includes(s)),
+    sizes,
+    peers,
+    publish: values.publish ?? false,
+    smoke: values.smoke ?? false,
+  };
 }
+
+/** The note on a scenario whose peers' runs are shown with another shape too. */
+const PEERS_SHARED =
+  "the peers ran once at this size: their figures are the same runs in this shape's table and the other's";
 
 /** A peer's result as a system of a scenario. */
 function peerSystem(r: PeerResult): SystemResult {
@@ -177,13 +204,13 @@ async function main(): Promise<number> {
     return 0;
   }
   checkBundle('bench/run-all.ts');
-  const { only, sizes, peers } = options;
+  const { only, shapes, sizes, peers } = options;
   const startedAt = new Date().toISOString();
   const outDir = join(ROOT, 'bench', 'results', `bench-${startedAt.replace(/[:.]/g, '-')}`);
   mkdirSync(outDir, { recursive: true });
   const scenarios: ScenarioResult[] = [];
   const save = () => writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(scenarios, null, 2)}\n`);
-  const step = async (name: string, fn: () => Promise<ScenarioResult>) => {
+  const step = async (name: string, fn: () => Promise<ScenarioResult>, shape?: DagShape) => {
     log(`— ${name}`);
     try {
       scenarios.push(await fn());
@@ -191,6 +218,7 @@ async function main(): Promise<number> {
       log(`${name} failed: ${(err as Error).stack ?? String(err)}`);
       scenarios.push({
         scenario: name.split(' ')[0] as ScenarioName,
+        ...(shape ? { shape } : {}),
         size: {},
         startedAt: new Date().toISOString(),
         results: [{ system: 'pipectl', ok: false, error: (err as Error).message, figures: {} }],
@@ -199,17 +227,41 @@ async function main(): Promise<number> {
     save();
   };
 
-  if (only.includes('chain')) for (const nodes of sizes.chain) await step(`chain ${nodes}`, () => runChain({ nodes }));
+  // Each DAG scenario in each shape: a step of its own, named like `chain 100` and `chain 100 inline`.
+  const shaped = (shape: DagShape) => (shape === 'inline' ? ' inline' : '');
+  if (only.includes('chain')) {
+    for (const shape of shapes) {
+      for (const nodes of sizes.chain) {
+        await step(`chain ${nodes}${shaped(shape)}`, () => runChain({ nodes, steps: STEPS[shape] }), shape);
+      }
+    }
+  }
   if (only.includes('fanout')) {
-    for (const width of new Set([sizes.peerFanout, sizes.fanout])) {
-      // One DAG run for the whole fan-out (no continue-as-new in the middle), for both systems.
-      await step(`fanout ${width}`, () => runFanout({ width, continueAsNewAfter: width + 2 }));
+    for (const shape of shapes) {
+      for (const width of new Set([sizes.peerFanout, sizes.fanout])) {
+        // One DAG run for the whole fan-out (no continue-as-new in the middle), for both systems.
+        await step(
+          `fanout ${width}${shaped(shape)}`,
+          () => runFanout({ width, continueAsNewAfter: width + 2, steps: STEPS[shape] }),
+          shape,
+        );
+      }
     }
   }
   if (only.includes('large-dag')) {
-    await step(`large-dag ${sizes.largeNodes}`, () =>
-      runLargeDag({ nodes: sizes.largeNodes, layers: sizes.largeLayers, timeoutMs: 30 * 60_000 }),
-    );
+    for (const shape of shapes) {
+      await step(
+        `large-dag ${sizes.largeNodes}${shaped(shape)}`,
+        () =>
+          runLargeDag({
+            nodes: sizes.largeNodes,
+            layers: sizes.largeLayers,
+            timeoutMs: 30 * 60_000,
+            steps: STEPS[shape],
+          }),
+        shape,
+      );
+    }
   }
   if (only.includes('latency')) await step(`latency ${sizes.latency}`, () => runLatency({ nodes: sizes.latency }));
   if (only.includes('sync')) await step(`sync ${sizes.sync}`, () => runSync({ pipelines: sizes.sync }));
@@ -219,6 +271,7 @@ async function main(): Promise<number> {
   // The peers run chain and fan-out at the same sizes, after pipectl, each against its own durable state (Airflow
   // and Dagster in a PostgreSQL database of their own; Prefect with its server's SQLite). Dagster runs with all ops
   // in one process (its fastest) and, on the shortest chain only, with its default executor (a process per op).
+  // A peer has no shapes: each run is added to the scenario result of every shape at its size.
   const peerRuns = (tool: Peer): { scenario: 'chain' | 'fanout'; nodes: number; executor?: DagsterExecutor }[] => {
     const executor = tool === 'dagster' ? { executor: 'in_process' as const } : {};
     return [
@@ -240,7 +293,7 @@ async function main(): Promise<number> {
         for (const run of peerRuns(tool)) {
           const label = `${tool}${run.executor ? ` (${run.executor})` : ''} ${run.scenario} ${run.nodes}`;
           log(`— ${label}`);
-          const target = scenarios.find((s) => s.scenario === run.scenario && sizeOf(s) === run.nodes);
+          const targets = scenarios.filter((s) => s.scenario === run.scenario && sizeOf(s) === run.nodes);
           const stateDir = mkdtempSync(join(pgDir, `${tool}-${run.scenario}-`));
           let result: SystemResult;
           try {
@@ -249,7 +302,12 @@ async function main(): Promise<number> {
             result = { system: tool, ok: false, error: (err as Error).message, figures: {} };
           }
           log(`${label}: ${result.ok ? JSON.stringify(result.figures) : result.error}`);
-          target?.results.push(result);
+          for (const target of targets) {
+            target.results.push(result);
+            if (targets.length > 1 && !target.notes?.includes(PEERS_SHARED)) {
+              target.notes = [...(target.notes ?? []), PEERS_SHARED];
+            }
+          }
           save();
         }
       }
