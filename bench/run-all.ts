@@ -1,9 +1,9 @@
 /**
  * `npm run bench`: every scenario for pipectl and the raw Temporal baseline, the peer orchestrators on chain and
  * fan-out, the goals judged, a table on stdout, and JSON, markdown and an SVG plot under bench/results/<time>/.
- * Chain, fan-out and large DAG run in two shapes of DAG run, each a scenario result of its own: each pipeline a child
- * workflow (`children`), and each pipeline inside the DAG run's workflow with local steps (`inline`); the peers run
- * once per size and are shown with both.
+ * Chain, fan-out and large DAG run in three shapes of DAG run, each a scenario result of its own: each pipeline a child
+ * workflow (`children`); each pipeline inside the DAG run's workflow with local steps (`inline`); and the same with all
+ * of a pipeline's steps one local activity (`fused`). The peers run once per size and are shown with every shape.
  *
  *   npm run bench                                   (all scenarios at the issue's sizes, every installed peer)
  *   npm run bench -- --only chain,fanout --peers none
@@ -23,7 +23,7 @@ import { startEmbeddedPostgres } from '../workers/embedded-postgres';
 import { changedFiles, checkBundle, gitCommit, log, ROOT } from './harness';
 import { freePort } from '../test/helpers/ports';
 import { peersInstalled, runPeer, type DagsterExecutor, type PeerResult } from './peers/run';
-import { judgeGoals, markdownReport, overheadPlot, sizeOf } from './report';
+import { DAG_SHAPES, judgeGoals, markdownReport, overheadPlot, sizeOf } from './report';
 import type { DagShape, ScenarioName, ScenarioResult, SystemResult } from './scenario';
 import { runChain, runFanout, runLargeDag, runLatency, type StepKind } from './scenarios/dag';
 import { runColdStart, runEtl, runSync } from './scenarios/ops';
@@ -31,9 +31,8 @@ import { runColdStart, runEtl, runSync } from './scenarios/ops';
 const SCENARIOS: ScenarioName[] = ['chain', 'fanout', 'large-dag', 'latency', 'sync', 'cold-start', 'etl'];
 const PEERS = ['airflow', 'prefect', 'dagster'] as const;
 type Peer = (typeof PEERS)[number];
-const SHAPES: DagShape[] = ['children', 'inline'];
-/** How the DAG scenarios run each shape: child workflows with local steps (pipectl's default), or inline. */
-const STEPS: Record<DagShape, StepKind> = { children: 'local', inline: 'inline' };
+/** How the DAG scenarios run each shape: child workflows with local steps (pipectl's default), inline, or fused. */
+const STEPS: Record<DagShape, StepKind> = { children: 'local', inline: 'inline', fused: 'fused' };
 
 /** Sizes of a run. */
 interface Sizes {
@@ -79,9 +78,10 @@ const SMOKE: Sizes = {
 const USAGE = `Usage: npm run bench -- [options]
 
   --only LIST        scenarios to run, comma-separated (${SCENARIOS.join(',')}); default all
-  --shapes LIST      shapes of DAG run for chain, fan-out and large DAG (${SHAPES.join(',')}); default both:
+  --shapes LIST      shapes of DAG run for chain, fan-out and large DAG (${DAG_SHAPES.join(',')}); default all three:
                      children = each pipeline a child workflow (local steps), inline = each pipeline inside the DAG
-                     run (inline: true, local steps); latency runs with child workflows only
+                     run (inline: true, local steps), fused = inline with all of a pipeline's steps one local
+                     activity (localSteps: 'fused'); latency runs with child workflows only
   --peers LIST       peers for chain and fan-out (${PEERS.join(',')}, or none); default: every installed one;
                      they run once per size, shown with each shape
   --smoke            tiny sizes and no peers: checks the suite works, its figures mean nothing
@@ -127,10 +127,10 @@ function readOptions(argv: string[]) {
   const unknown = only.filter((s) => !SCENARIOS.includes(s as ScenarioName));
   if (unknown.length)
     throw new Error(`--only: unknown scenario ${unknown.join(', ')} (known: ${SCENARIOS.join(', ')})`);
-  const shapes = values.shapes ? values.shapes.split(',').map((s) => s.trim()) : SHAPES;
-  const unknownShapes = shapes.filter((s) => !SHAPES.includes(s as DagShape));
+  const shapes = values.shapes ? values.shapes.split(',').map((s) => s.trim()) : [...DAG_SHAPES];
+  const unknownShapes = shapes.filter((s) => !DAG_SHAPES.includes(s as DagShape));
   if (unknownShapes.length)
-    throw new Error(`--shapes: unknown shape ${unknownShapes.join(', ')} (known: ${SHAPES.join(', ')})`);
+    throw new Error(`--shapes: unknown shape ${unknownShapes.join(', ')} (known: ${DAG_SHAPES.join(', ')})`);
   const base = values.smoke ? SMOKE : FULL;
   const chain = values.chain ? values.chain.split(',').map((v) => positive('--chain', v)!) : base.chain;
   const sizes: Sizes = {
@@ -158,7 +158,7 @@ function readOptions(argv: string[]) {
   } else peers = PEERS.filter((p) => peersInstalled(p));
   return {
     only: only as ScenarioName[],
-    shapes: SHAPES.filter((s) => shapes.includes(s)),
+    shapes: DAG_SHAPES.filter((s) => shapes.includes(s)),
     sizes,
     peers,
     publish: values.publish ?? false,
@@ -166,9 +166,9 @@ function readOptions(argv: string[]) {
   };
 }
 
-/** The note on a scenario whose peers' runs are shown with another shape too. */
+/** The note on a scenario whose peers' runs are shown with other shapes too. */
 const PEERS_SHARED =
-  "the peers ran once at this size: their figures are the same runs in this shape's table and the other's";
+  "the peers ran once at this size: their figures are the same runs in every shape's table at this size";
 
 /** A peer's result as a system of a scenario. */
 function peerSystem(r: PeerResult): SystemResult {
@@ -227,8 +227,8 @@ async function main(): Promise<number> {
     save();
   };
 
-  // Each DAG scenario in each shape: a step of its own, named like `chain 100` and `chain 100 inline`.
-  const shaped = (shape: DagShape) => (shape === 'inline' ? ' inline' : '');
+  // Each DAG scenario in each shape: a step of its own, named like `chain 100`, `chain 100 inline`, `chain 100 fused`.
+  const shaped = (shape: DagShape) => (shape === 'children' ? '' : ` ${shape}`);
   if (only.includes('chain')) {
     for (const shape of shapes) {
       for (const nodes of sizes.chain) {
