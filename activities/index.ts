@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PipelineSpec, Row, StepContext, TransformRowFn } from '../core/pipeline-spec';
-import type { FollowedOutput, StepData } from '../core/run-input';
+import type { FollowedOutput, StepData, StepName, StepProgress } from '../core/run-input';
 import type { Window } from '../core/window';
 import { readFileRows, writeFileRows } from './files';
 import type { PostgresPools } from './postgres/pools';
@@ -65,6 +65,41 @@ export interface LoadResult {
   rows: number;
   /** The load had committed in an earlier attempt; nothing was written again. */
   replayed: boolean;
+}
+
+/** What a run's steps run together as one activity (`localSteps: 'fused'`) report. */
+export interface FusedStepsResult {
+  /** Each step's outcome: rows, times, whether its output was staged. */
+  steps: Record<StepName, StepProgress>;
+  rowsExtracted: number;
+  rowsLoaded: number;
+  /** The load had committed in an earlier attempt; nothing was written again. */
+  loadReplayed: boolean;
+}
+
+/**
+ * The details of a failure of fused steps: the step it came from, and the outcomes of the steps before it. The
+ * failure keeps the step's error type, message and retryability, so the retry policy treats it as the step's own.
+ */
+export interface FusedStepFailure {
+  step: StepName;
+  steps: Partial<Record<StepName, StepProgress>>;
+}
+
+/** The step's failure with the details of where fused steps failed; a cancellation goes on as it is. */
+function fusedFailure(err: unknown, failure: FusedStepFailure): unknown {
+  if (!(err instanceof Error) || err instanceof CancelledFailure || Context.current().cancellationSignal.aborted) {
+    return err;
+  }
+  const app = err instanceof ApplicationFailure ? err : undefined;
+  return ApplicationFailure.create({
+    type: app ? (app.type ?? 'Error') : err.name,
+    message: err.message,
+    nonRetryable: app?.nonRetryable ?? false,
+    ...(app?.nextRetryDelay != null ? { nextRetryDelay: app.nextRetryDelay } : {}),
+    details: [failure],
+    cause: err,
+  });
 }
 
 /** The pipeline run a step belongs to: the one it names, else its workflow run. Steps only run inside a run. */
@@ -297,7 +332,7 @@ export function createActivities(deps: ActivityDeps) {
     });
   }
 
-  return {
+  const activities = {
     ...createNotifyActivities(),
     /** Reads the window's rows with the pipeline's extract. */
     async extractRows(req: StepRequest): Promise<StepData> {
@@ -359,6 +394,51 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
+    /**
+     * A run's extract, transform and load one after the other in this one activity (`localSteps: 'fused'`), each
+     * step's output handed to the next here, inline or staged as between activities. The staged data is dropped once
+     * the load has committed. A step's failure carries {@link FusedStepFailure} details naming it.
+     */
+    async runSteps(req: StepRequest & { hasTransform: boolean }): Promise<FusedStepsResult> {
+      const steps: Record<StepName, StepProgress> = {
+        extract: { state: 'pending' },
+        transform: { state: req.hasTransform ? 'pending' : 'skipped' },
+        load: { state: 'pending' },
+      };
+      const step = async <T>(name: StepName, fn: () => Promise<T>, rows: (t: T) => number): Promise<T> => {
+        const startedAt = new Date().toISOString();
+        try {
+          const out = await fn();
+          const staged = (out as Partial<StepData>).kind === 'staged';
+          steps[name] = {
+            state: 'succeeded',
+            rows: rows(out),
+            startedAt,
+            finishedAt: new Date().toISOString(),
+            ...(name !== 'load' ? { staged } : {}),
+          };
+          return out;
+        } catch (err) {
+          const done = Object.fromEntries(Object.entries(steps).filter(([, s]) => s.state === 'succeeded'));
+          throw fusedFailure(err, { step: name, steps: done });
+        }
+      };
+      const count = (d: StepData) => d.rowCount;
+      const extracted = await step('extract', () => activities.extractRows(req), count);
+      const transformed = req.hasTransform
+        ? await step('transform', () => activities.transformRows({ ...req, data: extracted }), count)
+        : extracted;
+      const loaded = await step(
+        'load',
+        () => activities.loadRows({ ...req, data: transformed }),
+        (r) => r.rows,
+      );
+      if (extracted.kind === 'staged' || transformed.kind === 'staged') {
+        await deps.staging.drop(execution(req).workflowId);
+      }
+      return { steps, rowsExtracted: extracted.rowCount, rowsLoaded: loaded.rows, loadReplayed: loaded.replayed };
+    },
+
     /** Deletes the run's staged data (and leftovers of earlier failed runs of the same workflow ID). */
     async dropStaged(req: { workflowId: string }): Promise<number> {
       return deps.staging.drop(req.workflowId);
@@ -376,6 +456,7 @@ export function createActivities(deps: ActivityDeps) {
       return dagRunSucceeded(Context.current().client, req.workflowId);
     },
   };
+  return activities;
 }
 
 /** The activities' type, for `proxyActivities` in workflow code. */

@@ -63,8 +63,8 @@ export function layeredDag(options: LayeredDagOptions): LayeredDag {
 
 /** How {@link noOpPipelines} runs its pipelines. */
 export interface NoOpPipelineOptions {
-  /** Run the two steps as local activities (the pipelines' `localSteps`); default false. */
-  localSteps?: boolean;
+  /** Run the two steps as local activities, or together as one (the pipelines' `localSteps`); default false. */
+  localSteps?: boolean | 'fused';
   /** Run each pipeline inside its group's DAG run rather than as a child workflow (the pipelines' `inline`). */
   inline?: boolean;
 }

@@ -11,9 +11,10 @@ export type ScenarioName = 'chain' | 'fanout' | 'large-dag' | 'latency' | 'sync'
 
 /**
  * How a DAG run runs its pipelines: each as a child workflow of the DAG run (`children`), or each inside the DAG run's
- * own workflow, its steps local activities of it (`inline`: pipectl's `inline: true` with `localSteps: true`).
+ * own workflow, its steps local activities of it (`inline`: pipectl's `inline: true` with `localSteps: true`), or all
+ * of a pipeline's steps as one local activity of it (`fused`: pipectl's `inline: true` with `localSteps: 'fused'`).
  */
-export type DagShape = 'children' | 'inline';
+export type DagShape = 'children' | 'inline' | 'fused';
 
 /**
  * Figures of one system in one scenario, each in the unit its name says. The names the report and the goals read:

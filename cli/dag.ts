@@ -65,6 +65,7 @@ export function buildDagInput(
       taskQueue: spec.taskQueue ?? defaultTaskQueue,
       hasTransform: run.hasTransform,
       ...(run.localSteps ? { localSteps: run.localSteps } : {}),
+      ...(run.fusedSteps ? { fusedSteps: run.fusedSteps } : {}),
       ...(run.overlapLoad ? { overlapLoad: run.overlapLoad } : {}),
       ...(spec.inline ? { inline: true as const } : {}),
       ...(run.notify ? { notify: run.notify } : {}),

@@ -13,6 +13,8 @@ export interface DagProfile {
   hasTransform: boolean;
   /** The pipeline's steps run as local activities; absent when they run as activities. */
   localSteps?: true;
+  /** With `localSteps`, the pipeline's steps run together as one local activity; absent when each is its own. */
+  fusedSteps?: true;
   /** The pipeline's load runs alongside its transform; absent when it runs after it. */
   overlapLoad?: true;
   /** The pipeline runs inside the DAG run's workflow, not as a child workflow of its own; absent when it is a child. */

@@ -450,8 +450,17 @@ export const PipelineSpec = z
      * activities the server dispatches: for quick steps (seconds) a run then takes one workflow task instead of one per
      * step, and no activity task. The retry policy and step timeouts apply as they are; heartbeat timeouts do not, and
      * a step that outlives its worker is run again from the start by the worker that takes the run over.
+     *
+     * `'fused'` runs the steps together, one after the other, as a single local activity: one round trip to the
+     * worker per run instead of one per step, for pipelines whose steps take milliseconds. The steps' results pass
+     * from one to the next inside the worker (staged above the inline limit, as always). The retry policy applies to
+     * the run's steps as a whole: an attempt that fails in any step starts again from the extract (a load that had
+     * committed is not written twice). The time limit of an attempt is the sum of the steps' limits. The run's
+     * progress shows the steps' outcomes when the activity ends. Not with `overlapLoad`.
      */
-    localSteps: z.boolean().default(false),
+    localSteps: z
+      .union([z.boolean(), z.literal('fused')], { error: "localSteps is true, false or 'fused'" })
+      .default(false),
     /**
      * In its group's DAG runs, run inside the DAG run's workflow instead of as a child workflow of its own: its steps
      * become the DAG run's activities (local activities with `localSteps`), which saves the child's start, its
@@ -516,6 +525,15 @@ export const PipelineSpec = z
   .superRefine((p, ctx) => {
     if (p.transform && p.transformRow) {
       ctx.addIssue({ code: 'custom', path: ['transformRow'], message: 'give transform or transformRow, not both' });
+    }
+    if (p.overlapLoad && p.localSteps === 'fused') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['overlapLoad'],
+        message:
+          "overlapLoad runs the load alongside the transform as a step of its own; localSteps 'fused' runs the steps " +
+          'one after the other in one activity: leave one of them off',
+      });
     }
     if (p.overlapLoad && !p.transform && !p.transformRow) {
       ctx.addIssue({

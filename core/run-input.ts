@@ -44,6 +44,11 @@ export interface RunPipelineInput {
   /** The steps run as local activities (the pipeline's `localSteps`); absent when they run as activities. */
   localSteps?: true;
   /**
+   * With `localSteps`, the steps run together as one local activity (the pipeline's `localSteps: 'fused'`); absent
+   * when each step is an activity of its own.
+   */
+  fusedSteps?: true;
+  /**
    * The load runs alongside the transform and writes each chunk as the transform stages it (the pipeline's
    * `overlapLoad`); absent when the load runs after the transform.
    */
@@ -51,6 +56,9 @@ export interface RunPipelineInput {
   /** Where to send a notification when the run ends; absent when the pipeline sets none. */
   notify?: NotifyTarget[];
 }
+
+/** A pipeline run's steps. */
+export type StepName = 'extract' | 'transform' | 'load';
 
 /** Per-step outcome in a run's result and progress. */
 export interface StepProgress {
@@ -69,7 +77,7 @@ export interface RunPipelineResult {
   rowsLoaded: number;
   /** True when this run's load had already committed in an earlier attempt and was not repeated. */
   loadReplayed: boolean;
-  steps: Record<'extract' | 'transform' | 'load', StepProgress>;
+  steps: Record<StepName, StepProgress>;
 }
 
 /** The workflow ID of a pipeline run: one per pipeline and window start. */
@@ -101,6 +109,7 @@ export function toRunInput(spec: PipelineSpec, window: Window, kind: RunKind, gr
     hasTransform: spec.transform !== undefined || spec.transformRow !== undefined,
     // Absent rather than false, so the input of a pipeline with activity steps is what it was before local steps.
     ...(spec.localSteps ? { localSteps: true as const } : {}),
+    ...(spec.localSteps === 'fused' ? { fusedSteps: true as const } : {}),
     ...(spec.overlapLoad ? { overlapLoad: true as const } : {}),
     // Absent rather than empty, so the input of a pipeline without notifications is what it was before they existed.
     ...(spec.notify?.length ? { notify: spec.notify } : {}),

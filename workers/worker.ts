@@ -14,6 +14,7 @@ import type { EmbeddedPostgresServer } from './embedded-postgres';
 import { installWorkerRuntime, metricsEndpointOf, type MetricsEndpoint } from './logging';
 import { stepInterceptors } from './metrics';
 import { workerQueues, type QueueSpec } from './queues';
+import { withoutLoaderInThreads } from './workflow-threads';
 import { parseDuration } from '../core/duration';
 
 /** Options of a worker process. */
@@ -140,21 +141,23 @@ export async function createPipectlWorker(options: PipectlWorkerOptions): Promis
       // Each queue is a Temporal worker of its own with its own slots, so a queue of heavy steps never takes the
       // slots of a light one.
       const maxActivities = queue.maxConcurrentActivities ?? options.maxConcurrentActivities;
-      return Worker.create({
-        connection,
-        namespace: settings.namespace,
-        dataConverter: dataConverter(settings),
-        taskQueue: queue.name,
-        activities,
-        ...source,
-        // On SIGINT/SIGTERM running steps get this long to finish before they are cancelled (and retried elsewhere).
-        shutdownGraceTime: shutdownGraceMs(env),
-        // A step learns that it was cancelled (a run cancelled, or the step beside it failed: overlapLoad) from the
-        // answer to a heartbeat. The SDK sends at most one per 80% of the heartbeat timeout (48 s for the default
-        // minute); steps heartbeat every PIPECTL_HEARTBEAT_INTERVAL, and this sends them on as often.
-        maxHeartbeatThrottleInterval: heartbeatEveryMs,
-        ...(maxActivities ? { maxConcurrentActivityTaskExecutions: maxActivities } : {}),
-      });
+      return withoutLoaderInThreads(() =>
+        Worker.create({
+          connection,
+          namespace: settings.namespace,
+          dataConverter: dataConverter(settings),
+          taskQueue: queue.name,
+          activities,
+          ...source,
+          // On SIGINT/SIGTERM running steps get this long to finish before they are cancelled (and retried elsewhere).
+          shutdownGraceTime: shutdownGraceMs(env),
+          // A step learns that it was cancelled (a run cancelled, or the step beside it failed: overlapLoad) from the
+          // answer to a heartbeat. The SDK sends at most one per 80% of the heartbeat timeout (48 s for the default
+          // minute); steps heartbeat every PIPECTL_HEARTBEAT_INTERVAL, and this sends them on as often.
+          maxHeartbeatThrottleInterval: heartbeatEveryMs,
+          ...(maxActivities ? { maxConcurrentActivityTaskExecutions: maxActivities } : {}),
+        }),
+      );
     }),
   );
   return {

@@ -74,6 +74,7 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
   const running = new Map<number, Promise<void>>();
   const waiting = new Map<number, Promise<void>>();
   const timeLimits = new TimeLimits();
+  const localSlot = new OneAtATime();
   const inline = input.nodes.flatMap((node, i) => (input.profiles[node[3]]!.inline ? [i] : []));
 
   const snapshot = (): DagRunSnapshot => ({
@@ -150,6 +151,7 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
       timeouts: profile.timeouts,
       hasTransform: profile.hasTransform,
       ...(profile.localSteps ? { localSteps: profile.localSteps } : {}),
+      ...(profile.fusedSteps ? { fusedSteps: profile.fusedSteps } : {}),
       ...(profile.overlapLoad ? { overlapLoad: profile.overlapLoad } : {}),
       ...(profile.notify ? { notify: profile.notify } : {}),
     };
@@ -159,9 +161,9 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
         // Keyed by this workflow run and the node's start within it: a node retried later is a new pipeline run.
         const { workflowId, runId } = workflowInfo();
         const run = { workflowId: `${workflowId}/${name}`, runId: `${runId}/${ordinal}` };
-        result = await timeLimits.run(i, profile.runTimeoutMs, () =>
-          pipelineRun(childInput, { run, taskQueue: profile.taskQueue }),
-        );
+        const inlineRun = () =>
+          timeLimits.run(i, profile.runTimeoutMs, () => pipelineRun(childInput, { run, taskQueue: profile.taskQueue }));
+        result = await (profile.localSteps ? localSlot.run(inlineRun) : inlineRun());
       } else {
         const child = await startChild(runPipeline, {
           workflowId: pipelineWorkflowId(name, input.window),
@@ -296,6 +298,31 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
     });
   }
   return snapshot();
+}
+
+/**
+ * Runs functions one at a time, in the order they were given: the inline pipeline runs with local steps. On replay the
+ * worker hands the workflow the results of local activities that ran at the same time together, where the first run
+ * got them one by one as they came. A DAG run reacting to each (starting a downstream, dropping a failed run's staged
+ * data) would then issue its commands in another order than it did, and fail to replay. With one such run at a time,
+ * each result comes alone both times. Child workflows and activity steps, whose results are events of the history,
+ * run beside it as before.
+ */
+class OneAtATime {
+  private busy = false;
+  private readonly waiting: (() => void)[] = [];
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.busy) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.busy = true;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.busy = false;
+    }
+  }
 }
 
 /**

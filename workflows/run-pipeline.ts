@@ -14,11 +14,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
-import type { Activities, LoadResult, PipelineRunId } from '../activities';
+import type { Activities, FusedStepFailure, LoadResult, PipelineRunId } from '../activities';
 import type { NotificationRequest } from '../activities/notify';
 import type { NodeError } from '../core/dag-plan';
 import type { NotifyTarget } from '../core/pipeline-spec';
-import type { RunPipelineInput, RunPipelineResult, StepData, StepProgress } from '../core/run-input';
+import type { RunPipelineInput, RunPipelineResult, StepData, StepName, StepProgress } from '../core/run-input';
 import { progressQuery } from './definitions';
 
 /** The innermost failure's type and message, prefixed by the step (activity) that failed. */
@@ -71,8 +71,6 @@ function originOf(url: string): string {
   return m ? m[0].replace(/\/\/[^@/]*@/, '//') : 'the endpoint';
 }
 
-type StepName = 'extract' | 'transform' | 'load';
-
 /** The activity of each step. */
 const STEP_ACTIVITY: Record<StepName, string> = {
   extract: 'extractRows',
@@ -106,6 +104,16 @@ function asStepFailure(err: unknown, activityType: string): unknown {
         ? RetryState.NON_RETRYABLE_FAILURE
         : RetryState.MAXIMUM_ATTEMPTS_REACHED;
   return new ActivityFailure('Activity task failed', activityType, undefined, retryState, undefined, err);
+}
+
+/** Where in fused steps a failure came from (its details), if it came from there. */
+function fusedFailureOf(err: unknown): FusedStepFailure | undefined {
+  for (let cur: unknown = err; cur instanceof Error; cur = cur.cause) {
+    const d =
+      cur instanceof ApplicationFailure ? (cur.details?.[0] as Partial<FusedStepFailure> | undefined) : undefined;
+    if (d && typeof d.step === 'string' && d.step in STEP_ACTIVITY && d.steps) return d as FusedStepFailure;
+  }
+  return undefined;
 }
 
 /** Where a pipeline run lives: its own workflow (`runPipeline`), or inside the workflow that calls it (a DAG run). */
@@ -162,6 +170,14 @@ function proxies(input: RunPipelineInput, host: RunHost, current: (patch: string
       input.timeouts.transformMs + input.timeouts.loadMs,
       `load · ${input.pipeline} · alongside the transform`,
     ),
+    // All steps as one local activity (`localSteps: 'fused'`): its time limit is the sum of theirs.
+    fused: proxyLocalActivities<Activities>({
+      startToCloseTimeout:
+        input.timeouts.extractMs + (input.hasTransform ? input.timeouts.transformMs : 0) + input.timeouts.loadMs,
+      retry,
+      summary: `${input.hasTransform ? 'extract → transform → load' : 'extract → load'} · ${input.pipeline}`,
+      cancellationType,
+    }),
     cleanup: input.localSteps ? proxyLocalActivities<Activities>(cleanup) : proxyActivities<Activities>(cleanup),
     cleanupAfterFailure: input.localSteps
       ? proxyLocalActivities<Activities>(afterFailure)
@@ -287,8 +303,52 @@ export async function pipelineRun(input: RunPipelineInput, host: RunHost = {}): 
     throw failures.find((err) => !isCancellation(err)) ?? failures[0];
   }
 
+  /** The run's result, once its load has committed. */
+  const succeeded = (rowsExtracted: number, loaded: LoadResult): RunPipelineResult => {
+    log.info('pipeline run succeeded', { pipeline: input.pipeline, rowsLoaded: loaded.rows });
+    if (loaded.replayed) log.info('the load had already committed in an earlier attempt; it was not repeated');
+    return {
+      pipeline: input.pipeline,
+      window: input.window,
+      rowsExtracted,
+      rowsLoaded: loaded.rows,
+      loadReplayed: loaded.replayed,
+      steps,
+    };
+  };
+
+  /**
+   * The steps together as one local activity (`localSteps: 'fused'`): shown running together, with each one's
+   * outcome once the activity ends. A failure names the step it came from, as a failed step of its own would.
+   */
+  async function runFused(): Promise<RunPipelineResult> {
+    const names = (['extract', 'transform', 'load'] as const).filter((n) => steps[n].state !== 'skipped');
+    const startedAt = new Date().toISOString();
+    for (const n of names) steps[n] = { state: 'running', startedAt };
+    running.push(...names);
+    showSteps();
+    try {
+      const r = await acts.fused.runSteps({ ...request, hasTransform: input.hasTransform });
+      Object.assign(steps, r.steps);
+      return succeeded(r.rowsExtracted, { rows: r.rowsLoaded, replayed: r.loadReplayed });
+    } catch (err) {
+      const at = fusedFailureOf(err);
+      const finishedAt = new Date().toISOString();
+      for (const n of names) {
+        const s = at?.steps[n];
+        const failed = at ? n === at.step : true;
+        steps[n] = s ?? (failed ? { startedAt, state: 'failed', finishedAt } : { state: 'pending' });
+      }
+      throw asStepFailure(err, at ? STEP_ACTIVITY[at.step] : 'runSteps');
+    } finally {
+      running.length = 0;
+      showSteps();
+    }
+  }
+
   /** The steps in order; the run's outcome. */
   async function runSteps(): Promise<RunPipelineResult> {
+    if (input.fusedSteps) return runFused();
     const extracted = await run('extract', () => acts.extract.extractRows(request), count, isStaged);
     let transformed: StepData;
     let loaded: LoadResult;
@@ -312,16 +372,7 @@ export async function pipelineRun(input: RunPipelineInput, host: RunHost = {}): 
     if (extracted.kind === 'staged' || transformed.kind === 'staged') {
       await acts.cleanup.dropStaged({ workflowId });
     }
-    log.info('pipeline run succeeded', { pipeline: input.pipeline, rowsLoaded: loaded.rows });
-    if (loaded.replayed) log.info('the load had already committed in an earlier attempt; it was not repeated');
-    return {
-      pipeline: input.pipeline,
-      window: input.window,
-      rowsExtracted: extracted.rowCount,
-      rowsLoaded: loaded.rows,
-      loadReplayed: loaded.replayed,
-      steps,
-    };
+    return succeeded(extracted.rowCount, loaded);
   }
 
   let result: RunPipelineResult;

@@ -15,6 +15,11 @@ export function createRawActivities() {
     async extract(_req: RawStepRequest): Promise<unknown[]> {
       return [];
     },
+    /** Extracts nothing and loads it, in one activity (pipectl's `localSteps: 'fused'`); says how many rows it wrote. */
+    async extractAndLoad(_req: RawStepRequest): Promise<number> {
+      const rows: unknown[] = [];
+      return rows.length;
+    },
     /** Loads the rows it is given (none) and says how many it wrote. */
     async load(req: RawStepRequest & { rows: unknown[] }): Promise<number> {
       return req.rows.length;

@@ -5,6 +5,7 @@
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Cleanup } from '../harness';
 import { createRawActivities } from './activities';
+import { withoutLoaderInThreads } from '../../workers/workflow-threads';
 
 let bundle: Promise<{ code: string }> | undefined;
 
@@ -41,14 +42,17 @@ export async function startRawWorker(
   const workflowBundle = await rawWorkflowBundle();
   const connection = await NativeConnection.connect({ address: options.address });
   cleanup.add('close the baseline worker connection', () => connection.close());
-  const worker = await Worker.create({
-    connection,
-    namespace: options.namespace ?? 'default',
-    taskQueue: options.taskQueue,
-    workflowBundle,
-    activities: createRawActivities(),
-    shutdownGraceTime: 5_000,
-  });
+  // As pipectl's worker does: its workflow threads start without the TypeScript loader the benchmark runs under.
+  const worker = await withoutLoaderInThreads(() =>
+    Worker.create({
+      connection,
+      namespace: options.namespace ?? 'default',
+      taskQueue: options.taskQueue,
+      workflowBundle,
+      activities: createRawActivities(),
+      shutdownGraceTime: 5_000,
+    }),
+  );
   const run = worker.run();
   cleanup.add('stop the baseline worker', async () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -10,7 +10,8 @@
  *   (as local activities with `localSteps`, as pipectl's `localSteps` does);
  * - inline (`inline: true`): the parent runs each node's two steps itself, as pipectl's `dagRun` runs a pipeline with
  *   `inline: true`; no child workflow, and the steps are local activities of the parent with `localSteps` (pipectl's
- *   `inline` with `localSteps`, what the benchmark's inline shape runs).
+ *   `inline` with `localSteps`, what the benchmark's inline shape runs); with `fused` too, both steps are one local
+ *   activity (pipectl's `inline` with `localSteps: 'fused'`, the benchmark's fused shape).
  *
  * There is no query, signal, pause, retry, skip, search attribute, summary, notification or progress detail, and
  * ready nodes start first come, first served (pipectl starts those with the most descendants first).
@@ -37,6 +38,8 @@ export interface RawDagInput {
    * `localSteps`, as local activities of this workflow.
    */
   inline?: boolean;
+  /** With `localSteps`: each node's extract and load together as one local activity (pipectl's `localSteps: 'fused'`). */
+  fused?: boolean;
   /** Carried through continue-as-new: indices of the nodes that completed. */
   done?: number[];
   /** Carried through continue-as-new: indices of the nodes that failed. */
@@ -54,6 +57,8 @@ export interface RawNodeInput {
   node: string;
   /** Extract and load as local activities. */
   local?: boolean;
+  /** With `local`: extract and load together as one local activity. */
+  fused?: boolean;
 }
 
 // A default pipectl pipeline's step options: 30 min per attempt, 60 s heartbeat timeout, 3 attempts from 5 s doubling.
@@ -61,8 +66,9 @@ const retry = { maximumAttempts: 3, initialInterval: 5_000, backoffCoefficient: 
 const steps = proxyActivities<RawActivities>({ startToCloseTimeout: 30 * 60_000, heartbeatTimeout: 60_000, retry });
 const localSteps = proxyLocalActivities<RawActivities>({ startToCloseTimeout: 30 * 60_000, retry });
 
-/** A no-op pipeline run: extract, then load what it extracted; returns the rows loaded. */
+/** A no-op pipeline run: extract, then load what it extracted (both in one local activity, fused); the rows loaded. */
 export async function rawNode(input: RawNodeInput): Promise<number> {
+  if (input.local && input.fused) return localSteps.extractAndLoad({ node: input.node });
   const { extract, load } = input.local ? localSteps : steps;
   const rows = await extract({ node: input.node });
   return load({ node: input.node, rows });
@@ -95,7 +101,11 @@ export async function rawDag(input: RawDagInput): Promise<RawDagResult> {
 
   async function runNode(i: number): Promise<void> {
     const name = input.names[i]!;
-    const nodeInput: RawNodeInput = { node: name, ...(input.localSteps ? { local: true } : {}) };
+    const nodeInput: RawNodeInput = {
+      node: name,
+      ...(input.localSteps ? { local: true } : {}),
+      ...(input.fused ? { fused: true } : {}),
+    };
     try {
       if (input.inline) await rawNode(nodeInput);
       else await (await startChild(rawNode, { workflowId: `${input.idPrefix}/${name}`, args: [nodeInput] })).result();

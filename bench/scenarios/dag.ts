@@ -61,13 +61,14 @@ export type DagSystem = 'pipectl' | 'temporal';
 
 /**
  * How a node runs its extract and load: in a child workflow, as local activities (`local`) or activities the server
- * dispatches (`activities`); or inside the parent DAG workflow, as local activities of it (`inline`).
+ * dispatches (`activities`); or inside the parent DAG workflow, as local activities of it (`inline`), or both steps
+ * as one local activity of it (`fused`).
  */
-export type StepKind = 'local' | 'activities' | 'inline';
+export type StepKind = 'local' | 'activities' | 'inline' | 'fused';
 
 /** The shape of DAG run a {@link StepKind} makes: child workflows, or every node inside the parent. */
 export function shapeOf(steps: StepKind): DagShape {
-  return steps === 'inline' ? 'inline' : 'children';
+  return steps === 'inline' || steps === 'fused' ? steps : 'children';
 }
 
 /** Options every DAG scenario takes. */
@@ -85,7 +86,8 @@ export interface DagScenarioOptions {
   /**
    * How each no-op pipeline runs its two steps, the same for both systems: in a child workflow as local activities
    * (pipectl's `localSteps`, default) or as activities the server dispatches; or inside the parent DAG workflow as
-   * local activities of it (`inline`: pipectl's `inline` with `localSteps`). The latency scenario cannot run `inline`.
+   * local activities of it (`inline`: pipectl's `inline` with `localSteps`), or both steps as one local activity of it
+   * (`fused`: pipectl's `inline` with `localSteps: 'fused'`). The latency scenario runs neither.
    */
   steps?: StepKind;
   /** Settles when the benchmark should stop (Ctrl-C): the running system gives up and the next does not start. */
@@ -125,7 +127,7 @@ const DEFAULT_SYSTEMS: DagSystem[] = ['temporal', 'pipectl'];
 const MINUTE = 60_000;
 /** Why the latency scenario does not run inline: it reads the child workflows' histories. */
 const INLINE_LATENCY =
-  '--steps inline: the latency scenario reads when each child workflow started from its history, and inline ' +
+  '--steps inline or fused: the latency scenario reads when each child workflow started from its history, and inline ' +
   'pipelines run no child workflows (their steps are local activities of the DAG run, with no history of their ' +
   'own); run latency with --steps local or activities';
 /** Figures that are counts, not measurements: no ratio to the baseline. */
@@ -221,7 +223,7 @@ export async function runLargeDag(options: LargeDagOptions = {}): Promise<Scenar
  * parent's StartChildWorkflowExecutionInitiated for it).
  */
 export async function runLatency(options: LatencyOptions = {}): Promise<ScenarioResult> {
-  if (options.steps === 'inline') throw new Error(INLINE_LATENCY);
+  if (shapeOf(options.steps ?? 'local') !== 'children') throw new Error(INLINE_LATENCY);
   const nodes = options.nodes ?? 50;
   const plan = {
     ...planOf('latency', chainDag(nodes), options, { maxParallel: 8, timeoutMs: 10 * MINUTE }),
@@ -304,7 +306,7 @@ async function scenario(
     }
     log(
       `${plan.scenario}: ${system}, ${plan.dag.upstream.size} nodes, maxParallel ${plan.maxParallel}, ` +
-        (plan.steps === 'inline' ? 'inline' : 'child workflows'),
+        (shapeOf(plan.steps) !== 'children' ? plan.steps : 'child workflows'),
     );
     const m = system === 'pipectl' ? await runPipectl(plan) : await runRaw(plan);
     log(
@@ -333,12 +335,20 @@ async function scenario(
 }
 
 function setupOf(system: DagSystem, plan: Plan): string {
-  const inline = plan.steps === 'inline';
+  const inline = shapeOf(plan.steps) !== 'children';
   const common =
     `Temporal CLI ${TEMPORAL_CLI_VERSION} dev server with a fresh SQLite file; in-process worker (RSS is the ` +
     `benchmark process's); maxParallel ${plan.maxParallel}, continue-as-new after ${plan.continueAsNewAfter} ` +
     (inline ? 'node runs; the DAG workflow and its local activities' : 'children; parent, children and activities') +
     ' on one task queue';
+  if (plan.steps === 'fused') {
+    return system === 'pipectl'
+      ? `pipectl dagRun running each pipeline inside the DAG run (inline: true, localSteps: 'fused': no-op extract + ` +
+          `load together as one local activity of the DAG run); no child workflows; embedded PostgreSQL for ` +
+          `staging; ${common}`
+      : `raw Temporal TS: rawDag running each node inside itself (inline, fused: no-op extract + load together as ` +
+          `one local activity of rawDag); no child workflows; bench/raw/; ${common}`;
+  }
   if (inline) {
     return system === 'pipectl'
       ? `pipectl dagRun running each pipeline inside the DAG run (inline: true, localSteps: no-op extract + load as ` +
@@ -369,7 +379,10 @@ async function runPipectl(plan: Plan): Promise<Measured> {
   const cleanup = new Cleanup();
   try {
     const catalog = catalogOf(
-      noOpPipelines(plan.dag, { localSteps: plan.steps !== 'activities', inline: plan.steps === 'inline' }),
+      noOpPipelines(plan.dag, {
+        localSteps: plan.steps === 'fused' ? 'fused' : plan.steps !== 'activities',
+        inline: shapeOf(plan.steps) !== 'children',
+      }),
     );
     const taskQueue = `bench-${plan.scenario}`;
     const stack = await startBenchStack({ catalog, taskQueue, keep: plan.keep }, cleanup);
@@ -383,7 +396,7 @@ async function runPipectl(plan: Plan): Promise<Measured> {
       return {
         workflowId: handle.workflowId,
         firstRunId: handle.firstExecutionRunId,
-        ...(plan.steps === 'inline' ? {} : { childId: (name: string) => pipelineWorkflowId(name, WINDOW) }),
+        ...(shapeOf(plan.steps) !== 'children' ? {} : { childId: (name: string) => pipelineWorkflowId(name, WINDOW) }),
         outcome: awaitDagRun(handle).then(
           (state) => {
             const nodes = Object.values(state.nodes);
@@ -423,7 +436,8 @@ async function runRaw(plan: Plan): Promise<Measured> {
       continueAsNewAfter: plan.continueAsNewAfter,
       idPrefix,
       localSteps: plan.steps !== 'activities',
-      ...(plan.steps === 'inline' ? { inline: true } : {}),
+      ...(shapeOf(plan.steps) !== 'children' ? { inline: true } : {}),
+      ...(plan.steps === 'fused' ? { fused: true } : {}),
     };
     return await measure(plan, stack, worker.stopped, async () => {
       const handle = await stack.client.workflow.start<typeof rawDag>('rawDag', {
@@ -434,7 +448,7 @@ async function runRaw(plan: Plan): Promise<Measured> {
       return {
         workflowId: handle.workflowId,
         firstRunId: handle.firstExecutionRunId,
-        ...(plan.steps === 'inline' ? {} : { childId: (name: string) => `${idPrefix}/${name}` }),
+        ...(shapeOf(plan.steps) !== 'children' ? {} : { childId: (name: string) => `${idPrefix}/${name}` }),
         outcome: handle.result().then(
           (r) => {
             if (r.failed.length === 0 && r.succeeded === names.length) return { succeeded: r.succeeded };
@@ -619,7 +633,7 @@ const CliOptions = z.object({
     .pipe(z.array(z.enum(['pipectl', 'temporal'])).min(1))
     .optional(),
   keep: z.boolean().optional(),
-  steps: z.enum(['local', 'activities', 'inline']).optional(),
+  steps: z.enum(['local', 'activities', 'inline', 'fused']).optional(),
 });
 type CliOptions = z.infer<typeof CliOptions>;
 
@@ -642,6 +656,8 @@ Options:
                              activities  in a child workflow, as activities
                              inline      inside the DAG workflow, as local activities of it, no child workflows
                                          (pipectl's inline: true with localSteps: true)
+                             fused       inside the DAG workflow, both steps as one local activity of it
+                                         (pipectl's inline: true with localSteps: 'fused')
   --keep                   keep the temporary folders (SQLite files, server logs)`;
 
 function readOptions(argv: string[]): CliOptions {
@@ -696,7 +712,7 @@ function readOptions(argv: string[]): CliOptions {
     ...(o.scenario === 'large-dag' && (o.layers ?? 100) > (o.nodes ?? 10_000)
       ? ['--layers: must not exceed --nodes']
       : []),
-    ...(o.scenario === 'latency' && o.steps === 'inline' ? [INLINE_LATENCY] : []),
+    ...(o.scenario === 'latency' && shapeOf(o.steps ?? 'local') !== 'children' ? [INLINE_LATENCY] : []),
   ];
   if (mistakes.length > 0) throw new OptionsError(mistakes.join('\n'));
   return o;
@@ -753,7 +769,7 @@ function table(r: ScenarioResult): string {
   return [
     `${r.scenario} ${Object.entries(r.size)
       .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}${r.shape === 'inline' ? ', inline' : ''}`,
+      .join(', ')}${r.shape && r.shape !== 'children' ? `, ${r.shape}` : ''}`,
     ...r.results.map((s) => `${s.system}: ${s.ok ? 'ok' : `FAILED: ${s.error}`} · ${s.setup ?? ''}`),
     '',
     line(header),
@@ -771,7 +787,8 @@ if (require.main === module) {
     },
     readOptions: (argv) => {
       const options = readOptions(argv);
-      chosen = options.steps === 'inline' ? `${options.scenario}-inline` : options.scenario;
+      const shape = shapeOf(options.steps ?? 'local');
+      chosen = shape === 'children' ? options.scenario : `${options.scenario}-${shape}`;
       return options;
     },
     run: (options, _cleanup, aborted) => runScenario(options, aborted),

@@ -8,7 +8,8 @@ import { describeFailure, startPipelineRun } from '../../cli/runs';
 import { pipelineWorkflowId } from '../../core/run-input';
 import { parseWindow } from '../../core/window';
 import { definePipeline, postgres, type PipelineDefinition } from '../../index';
-import { catalogOf } from '../helpers/catalog';
+import { catalogOf, specOf } from '../helpers/catalog';
+import { extractUntilAborted } from '../helpers/steps';
 import { createTestDatabase, poolFor } from '../helpers/postgres';
 import { startTestWorker, testClient, uniqueQueue } from '../helpers/temporal';
 import { stagedTableOf } from '../../activities/staging';
@@ -73,19 +74,7 @@ const blocked = definePipeline({
   taskQueue: queue,
   localSteps: true,
   retry: { maximumAttempts: 1 },
-  extract: async ({ signal }) => {
-    blockedStarted();
-    return new Promise<never>((_, reject) => {
-      signal.addEventListener(
-        'abort',
-        () => {
-          calls.aborted++;
-          reject(signal.reason as Error);
-        },
-        { once: true },
-      );
-    });
-  },
+  extract: extractUntilAborted({ started: () => blockedStarted(), aborted: () => calls.aborted++ }),
   load: (rows) => rows.length,
 });
 
@@ -119,10 +108,6 @@ afterAll(async () => {
   await db?.end();
   await client?.connection.close();
 });
-
-function specOf(def: PipelineDefinition) {
-  return catalogOf([def]).pipelines.values().next().value!.spec;
-}
 
 /** The event types of a run's history, in order; a local activity's marker as `LOCAL_STEP`. */
 async function eventTypes(workflowId: string): Promise<string[]> {

@@ -74,6 +74,11 @@ const catalog = catalogOf([
   pipeline('rec_local_flaky', { localSteps: true }),
   pipeline('rec_local_broken', { localSteps: true, retry: { maximumAttempts: 1 } }),
   pipeline('rec_overlap', { overlapLoad: true }),
+  pipeline('rec_fused_flaky', { localSteps: 'fused' }),
+  pipeline('rec_fused_broken', { localSteps: 'fused', retry: { maximumAttempts: 1 } }),
+  pipeline('rec_in_fused_a', { inline: true, localSteps: 'fused' }),
+  pipeline('rec_in_fused_b', { inline: true, localSteps: 'fused', dependsOn: ['rec_in_fused_a'] }),
+  pipeline('rec_in_fused_bad', { inline: true, localSteps: 'fused', retry: { maximumAttempts: 1 } }),
   pipeline('rec_in_a', { inline: true, localSteps: true }),
   pipeline('rec_in_b', { inline: true, dependsOn: ['rec_in_a'] }),
   pipeline('rec_in_child', { dependsOn: ['rec_in_a'] }),
@@ -166,6 +171,29 @@ describeIf('recording replay histories', () => {
     const broken = await startPipelineRun(client, spec('rec_local_broken'), nextWindow(), 'manual', queue);
     await closed(broken);
     await save('run-pipeline-local-failure', broken);
+  });
+
+  test('runPipeline with fused steps: a retried attempt, a failure; a DAG run of fused inline pipelines', async () => {
+    const spec = (name: string) => catalog.pipelines.get(name)!.spec;
+    failing.set('rec_fused_flaky', 'once');
+    const flaky = await startPipelineRun(client, spec('rec_fused_flaky'), nextWindow(), 'manual', queue);
+    await flaky.result();
+    await save('run-pipeline-fused-retried', flaky);
+    failing.set('rec_fused_broken', 'nonretryable');
+    const broken = await startPipelineRun(client, spec('rec_fused_broken'), nextWindow(), 'manual', queue);
+    await closed(broken);
+    await save('run-pipeline-fused-failure', broken);
+    // A line of two and one that fails, retried by the update once it can succeed while a slow child keeps the DAG
+    // run open.
+    failing.set('rec_in_fused_bad', 'always');
+    slow.set('rec_ok', 3_000);
+    const names = ['rec_in_fused_a', 'rec_in_fused_b', 'rec_in_fused_bad', 'rec_ok'];
+    const dag = await startDagRun(client, dagInput(names), queue);
+    await untilFailed(dag, 'rec_in_fused_bad');
+    failing.delete('rec_in_fused_bad');
+    await dag.executeUpdate(retryNodeUpdate, { args: ['rec_in_fused_bad'] });
+    await awaitDagRun(dag);
+    await save('dag-run-inline-fused', dag);
   });
 
   test('runPipeline with the load alongside the transform: a success, a transform that fails for good', async () => {

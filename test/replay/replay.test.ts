@@ -28,6 +28,8 @@ test('the recorded set covers every workflow type and control path', () => {
       'run-pipeline-local-failure',
       'run-pipeline-overlap-success',
       'run-pipeline-overlap-failure',
+      'run-pipeline-fused-retried',
+      'run-pipeline-fused-failure',
       'dag-run-failure',
       'dag-run-retry-node',
       'dag-run-skip-node',
@@ -38,6 +40,7 @@ test('the recorded set covers every workflow type and control path', () => {
       'dag-run-cross-group-wait',
       'dag-run-scheduled',
       'dag-run-inline',
+      'dag-run-inline-fused',
       'backfill-pause-continue-as-new',
     ]),
   );

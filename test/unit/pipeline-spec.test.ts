@@ -252,11 +252,25 @@ describe('overlapLoad', () => {
 });
 
 describe('localSteps', () => {
-  it('is a boolean, off by default, and reaches the run input only when on', () => {
-    expect(problems({ localSteps: 'yes' })).toEqual(['localSteps: Invalid input: expected boolean, received string']);
+  it("is true, false or 'fused', off by default, and reaches the run input only when on", () => {
+    expect(problems({ localSteps: 'yes' })).toEqual(["localSteps: localSteps is true, false or 'fused'"]);
     const window = parseWindow('2026-11-20');
     const off = toRunInput(PipelineSpec.parse(base), window, 'manual');
     expect('localSteps' in off).toBe(false);
-    expect(toRunInput(PipelineSpec.parse({ ...base, localSteps: true }), window, 'manual').localSteps).toBe(true);
+    expect('fusedSteps' in off).toBe(false);
+    const local = toRunInput(PipelineSpec.parse({ ...base, localSteps: true }), window, 'manual');
+    expect(local.localSteps).toBe(true);
+    expect('fusedSteps' in local).toBe(false);
+    const fused = toRunInput(PipelineSpec.parse({ ...base, localSteps: 'fused' }), window, 'manual');
+    expect(fused).toMatchObject({ localSteps: true, fusedSteps: true });
+  });
+
+  it("'fused' runs the steps one after the other, so not with overlapLoad", () => {
+    const transformRow = (r: unknown) => r;
+    expect(problems({ localSteps: 'fused', transformRow, overlapLoad: true })).toEqual([
+      "overlapLoad: overlapLoad runs the load alongside the transform as a step of its own; localSteps 'fused' runs " +
+        'the steps one after the other in one activity: leave one of them off',
+    ]);
+    expect(PipelineSpec.parse({ ...base, localSteps: 'fused', transformRow }).localSteps).toBe('fused');
   });
 });
