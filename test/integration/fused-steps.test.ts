@@ -9,6 +9,7 @@ import { describeFailure, startPipelineRun } from '../../cli/runs';
 import type { RunPipelineResult } from '../../core/run-input';
 import { parseWindow } from '../../core/window';
 import { definePipeline, postgres, type PipelineDefinition } from '../../index';
+import { replayHistories } from '../../workers/replay';
 import { progressQuery } from '../../workflows/definitions';
 import { catalogOf, specOf } from '../helpers/catalog';
 import { extractUntilAborted } from '../helpers/steps';
@@ -211,4 +212,10 @@ test('fused pipelines inside a DAG run run in DAG order, one marker each, and a 
   const types = await eventTypes(handle.workflowId);
   expect(types.filter((t) => t === 'LOCAL runSteps')).toHaveLength(4);
   expect(types.filter((t) => t === 'EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED')).toHaveLength(0);
+  // One at a time, so each result comes alone on replay as it did the first time: the history replays (fa and ffail
+  // both start at once; run together, replay handed their results back together and the run failed to replay).
+  const history = await handle.fetchHistory();
+  expect(await replayHistories([{ workflowId: handle.workflowId, history }])).toEqual([
+    { workflowId: handle.workflowId, runId: expect.any(String) },
+  ]);
 });
