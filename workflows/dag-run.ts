@@ -74,7 +74,19 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
   const running = new Map<number, Promise<void>>();
   const waiting = new Map<number, Promise<void>>();
   const timeLimits = new TimeLimits();
-  const localSlot = new OneAtATime();
+  /**
+   * An inline run with local steps is running: the next waits for it to end. On replay the worker hands the workflow
+   * the results of local activities that ran at the same time together, where the first run got them one by one as
+   * they came; the DAG run, reacting to each (starting a downstream, dropping a failed run's staged data), would then
+   * issue its commands in another order than it did and fail to replay. With one such run at a time, each result
+   * comes alone both times. Child workflows and activity steps, whose results are events of the history, run beside
+   * it as before.
+   */
+  let localRunning = false;
+  const usesLocalSlot = (i: number) => {
+    const profile = input.profiles[input.nodes[i]![3]]!;
+    return profile.inline === true && profile.localSteps === true;
+  };
   const inline = input.nodes.flatMap((node, i) => (input.profiles[node[3]]!.inline ? [i] : []));
 
   const snapshot = (): DagRunSnapshot => ({
@@ -161,9 +173,9 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
         // Keyed by this workflow run and the node's start within it: a node retried later is a new pipeline run.
         const { workflowId, runId } = workflowInfo();
         const run = { workflowId: `${workflowId}/${name}`, runId: `${runId}/${ordinal}` };
-        const inlineRun = () =>
-          timeLimits.run(i, profile.runTimeoutMs, () => pipelineRun(childInput, { run, taskQueue: profile.taskQueue }));
-        result = await (profile.localSteps ? localSlot.run(inlineRun) : inlineRun());
+        result = await timeLimits.run(i, profile.runTimeoutMs, () =>
+          pipelineRun(childInput, { run, taskQueue: profile.taskQueue }),
+        );
       } else {
         const child = await startChild(runPipeline, {
           workflowId: pipelineWorkflowId(name, input.window),
@@ -184,6 +196,7 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
         plan.finish(i, 'failed', Date.now());
       }
     } finally {
+      if (usesLocalSlot(i)) localRunning = false;
       running.delete(i);
       dirty = true;
     }
@@ -233,15 +246,20 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
 
   try {
     for (;;) {
+      // Ready inline runs with local steps beyond the one running go back among the ready, for the next round.
+      const later: number[] = [];
       while (!paused && running.size < input.maxParallel && started < input.continueAsNewAfter) {
         const i = plan.take();
         if (i < 0) break;
         const w = waits.get(i);
         if (w && !waited.has(i)) waiting.set(i, waitFor(i, w));
+        else if (usesLocalSlot(i) && localRunning) later.push(i);
         else {
+          if (usesLocalSlot(i)) localRunning = true;
           running.set(i, runNode(i, started++));
         }
       }
+      for (const i of later) plan.release(i);
       const idle = running.size === 0 && waiting.size === 0;
       if (idle && !plan.hasPending()) break;
       if (idle && !paused && started >= input.continueAsNewAfter) {
@@ -298,31 +316,6 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
     });
   }
   return snapshot();
-}
-
-/**
- * Runs functions one at a time, in the order they were given: the inline pipeline runs with local steps. On replay the
- * worker hands the workflow the results of local activities that ran at the same time together, where the first run
- * got them one by one as they came. A DAG run reacting to each (starting a downstream, dropping a failed run's staged
- * data) would then issue its commands in another order than it did, and fail to replay. With one such run at a time,
- * each result comes alone both times. Child workflows and activity steps, whose results are events of the history,
- * run beside it as before.
- */
-class OneAtATime {
-  private busy = false;
-  private readonly waiting: (() => void)[] = [];
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.busy) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.busy = true;
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.busy = false;
-    }
-  }
 }
 
 /**
