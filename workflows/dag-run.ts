@@ -318,6 +318,15 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
   return snapshot();
 }
 
+/** The failure of an `inline` run that did not end within its time limit. */
+function runTimedOut(ms: number): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: RUN_TIMED_OUT,
+    nonRetryable: true,
+    message: `the run did not end within its time limit (timeouts.run ${formatDuration(ms)})`,
+  });
+}
+
 /**
  * Time limits of the pipeline runs inside a DAG run (`inline`), kept by one timer for all of them: it fires at the
  * earliest deadline, cancels the runs past theirs, and is set again for the next. A run that ends does not cancel it
@@ -336,13 +345,7 @@ class TimeLimits {
     try {
       return await entry.scope.run(fn);
     } catch (err) {
-      if (entry.late && isCancellation(err)) {
-        throw ApplicationFailure.create({
-          type: RUN_TIMED_OUT,
-          nonRetryable: true,
-          message: `the run did not end within its time limit (timeouts.run ${formatDuration(ms)})`,
-        });
-      }
+      if (entry.late && isCancellation(err)) throw runTimedOut(ms);
       throw err;
     } finally {
       this.runs.delete(key);

@@ -348,7 +348,6 @@ export async function pipelineRun(input: RunPipelineInput, host: RunHost = {}): 
 
   /** The steps in order; the run's outcome. */
   async function runSteps(): Promise<RunPipelineResult> {
-    if (input.fusedSteps) return runFused();
     const extracted = await run('extract', () => acts.extract.extractRows(request), count, isStaged);
     let transformed: StepData;
     let loaded: LoadResult;
@@ -377,11 +376,14 @@ export async function pipelineRun(input: RunPipelineInput, host: RunHost = {}): 
 
   let result: RunPipelineResult;
   try {
-    result = await runSteps();
+    // Fused steps, new since notifications, skip the await of a notification when there is none to send.
+    result = await (input.fusedSteps ? runFused() : runSteps());
   } catch (err) {
     // A cancelled run is neither a failure nor a success: nobody is told. Any other failure is sent, then the run
     // fails with its own error, whatever became of the notification.
-    if (!isCancellation(err)) await notify({ outcome: 'failure', error: failureOf(err) });
+    if (!isCancellation(err) && (!input.fusedSteps || input.notify)) {
+      await notify({ outcome: 'failure', error: failureOf(err) });
+    }
     // Nothing reads a closed run's staged data: it goes now rather than staying until the window next succeeds. One
     // attempt, and a failure is only logged: the database may be why the run failed. Runs started before this
     // existed end as they did.
@@ -394,6 +396,6 @@ export async function pipelineRun(input: RunPipelineInput, host: RunHost = {}): 
     }
     throw err;
   }
-  await notify({ outcome: 'success', rowsLoaded: result.rowsLoaded });
+  if (!input.fusedSteps || input.notify) await notify({ outcome: 'success', rowsLoaded: result.rowsLoaded });
   return result;
 }

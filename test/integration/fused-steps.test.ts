@@ -96,7 +96,21 @@ const inline = (name: string, dependsOn: string[], fail = false): PipelineDefini
     },
     load: (rows) => rows.length,
   });
+let slowStarted: () => void;
+const slowRunning = new Promise<void>((r) => (slowStarted = r));
+const slowAborted = { n: 0 };
 const dagDefs = [
+  // Past its time limit: the DAG run's timer cancels it.
+  definePipeline({
+    name: 'fslow',
+    taskQueue: queue,
+    inline: true,
+    localSteps: 'fused',
+    timeouts: { run: '2s' },
+    extract: extractUntilAborted({ started: () => slowStarted(), aborted: () => slowAborted.n++ }),
+    load: (rows) => rows.length,
+  }),
+  inline('fslow_down', ['fslow']),
   inline('fa', []),
   inline('fb', ['fa']),
   inline('fc', ['fb']),
@@ -207,6 +221,14 @@ test('fused pipelines inside a DAG run run in DAG order, one marker each, and a 
     ffail_down: 'upstream_failed',
   });
   expect(state.nodes.ffail!.error).toEqual({ type: 'SourceDown', message: 'extractRows: ffail: source down' });
+  // One at a time: each node that ran started once the one before it had finished.
+  const ran = Object.values(state.nodes)
+    .filter((n) => n.startedAt !== undefined)
+    .sort((a, b) => Date.parse(a.startedAt!) - Date.parse(b.startedAt!));
+  expect(ran).toHaveLength(4);
+  for (let k = 1; k < ran.length; k++) {
+    expect(Date.parse(ran[k]!.startedAt!)).toBeGreaterThanOrEqual(Date.parse(ran[k - 1]!.finishedAt!));
+  }
   const line = calls.order.filter((n) => ['fa', 'fb', 'fc'].includes(n));
   expect(line).toEqual(['fa', 'fb', 'fc']);
   const types = await eventTypes(handle.workflowId);
@@ -218,4 +240,17 @@ test('fused pipelines inside a DAG run run in DAG order, one marker each, and a 
   expect(await replayHistories([{ workflowId: handle.workflowId, history }])).toEqual([
     { workflowId: handle.workflowId, runId: expect.any(String) },
   ]);
+});
+
+test('a fused pipeline inside a DAG run past its time limit fails RunTimedOut, and its steps see the abort', async () => {
+  const input = buildDagInput(dagCatalog, ['fslow', 'fslow_down'], parseWindow('2026-11-19'), 'manual', queue);
+  const handle = await startDagRun(client, input, queue, { explicitList: true });
+  await slowRunning;
+  const state = await awaitDagRun(handle);
+  expect(state.nodes.fslow).toMatchObject({
+    state: 'failed',
+    error: { type: 'RunTimedOut', message: 'the run did not end within its time limit (timeouts.run 2.0s)' },
+  });
+  expect(state.nodes.fslow_down!.state).toBe('upstream_failed');
+  expect(slowAborted.n).toBe(1);
 });
