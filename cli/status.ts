@@ -93,8 +93,14 @@ function runsQuery(names: readonly string[]): string {
   return `WorkflowType = 'runPipeline' AND ${PIPELINE_NAME.name} ${names.length === 1 ? `= ${list}` : `IN (${list})`}`;
 }
 
+/** What a row is made of: a run as visibility lists it or as describing it reads. */
+type ListedRun = Pick<
+  WorkflowExecutionInfo,
+  'workflowId' | 'runId' | 'status' | 'startTime' | 'closeTime' | 'typedSearchAttributes'
+>;
+
 /** A run as visibility lists it, without its result yet. */
-function baseRow(info: WorkflowExecutionInfo): RunRow {
+function baseRow(info: ListedRun): RunRow {
   const sa = info.typedSearchAttributes;
   const start = sa.get(WINDOW_START);
   const end = sa.get(WINDOW_END);
@@ -114,10 +120,26 @@ function baseRow(info: WorkflowExecutionInfo): RunRow {
 }
 
 /**
+ * A row visibility lists as running, settled from the run itself. Visibility is updated after the run's own state, so
+ * a run that has just closed can still be listed as running; describing the run reads its current state. A run that
+ * cannot be described (its history gone) keeps what visibility said.
+ */
+async function settled(client: Client, row: RunRow): Promise<RunRow> {
+  if (row.status !== 'running') return row;
+  const info = await client.workflow
+    .getHandle(row.workflowId, row.runId)
+    .describe()
+    .catch(() => undefined);
+  if (!info || info.status.name === 'RUNNING') return row;
+  return baseRow(info);
+}
+
+/**
  * Completes a closed run's row from its result: rows loaded when it succeeded, the failure when not. Reads only the
  * run's close event. A run whose history is gone (retention) keeps what visibility said.
  */
-async function withOutcome(client: Client, row: RunRow): Promise<RunRow> {
+async function withOutcome(client: Client, listed: RunRow): Promise<RunRow> {
+  const row = await settled(client, listed);
   if (row.status === 'running') return row;
   const handle = client.workflow.getHandle<typeof runPipeline>(row.workflowId, row.runId, { followRuns: false });
   try {
@@ -130,7 +152,7 @@ async function withOutcome(client: Client, row: RunRow): Promise<RunRow> {
 }
 
 /** Completes rows from their results a few at a time, keeping their order. */
-async function withOutcomes(client: Client, rows: RunRow[]): Promise<RunRow[]> {
+export async function withOutcomes(client: Client, rows: RunRow[]): Promise<RunRow[]> {
   const out: RunRow[] = new Array<RunRow>(rows.length);
   let next = 0;
   const lane = async () => {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { readCatalog } from '../../catalog/load';
 import { awaitDagRun } from '../../cli/dag-state';
-import type { PipelineStatus, RunRow } from '../../cli/status';
+import { withOutcomes, type PipelineStatus, type RunRow } from '../../cli/status';
 import type { dagRun } from '../../workflows/dag-run';
 import { createTestDatabase } from '../helpers/postgres';
 import { ROOT, runCli } from '../helpers/spawn';
@@ -109,6 +109,20 @@ test('a succeeded run: its state, window, finish, duration and rows loaded', asy
   const line = lineOf((await cli('status')).stdout, 'st_ok');
   expect(line).toMatch(/^st_ok +none +by hand +succeeded +2026-11-20 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\S+ +3$/);
 }, 60_000);
+
+test('a closed run that visibility still lists as running is settled from the run itself', async () => {
+  const id = 'pipeline/st_ok/2026-11-20T00:00:00.000Z';
+  const { runId } = await client.workflow.getHandle(id).describe();
+  // A row as visibility lists a run in the moment after it closed: its own state already says it is done.
+  const stale: RunRow = { workflowId: id, runId, status: 'running', startedAt: '2026-11-22T00:00:00.000Z' };
+  const gone: RunRow = { ...stale, workflowId: 'pipeline/st_ok/1999-01-01T00:00:00.000Z' };
+  const [settled, unknown] = await withOutcomes(client, [stale, gone]);
+  expect(settled).toMatchObject({ workflowId: id, runId, status: 'succeeded', kind: 'manual', rowsLoaded: 3 });
+  expect(Date.parse(settled!.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(settled!.startedAt));
+  expect(settled!.startedAt).not.toBe(stale.startedAt);
+  // A run that cannot be described (never existed, or its history aged out) keeps what visibility said.
+  expect(unknown).toEqual(gone);
+});
 
 test('a pipeline whose latest run failed shows the error type and message; an earlier success does not hide it', async () => {
   expect((await cli('run', 'st_flaky', '--window', '2026-11-20')).code).toBe(0);
