@@ -14,6 +14,7 @@ import { checkUpstreams } from './upstream';
 import { createNotifyActivities } from './notify';
 import { ThreadError, TransformThreadPools } from './transform-threads';
 import type { ThreadOutput } from './transform-thread';
+import { StepStops } from './step-stops';
 
 /**
  * How often a running step heartbeats by default (a third of its heartbeat timeout when that is shorter): it learns of
@@ -103,7 +104,7 @@ function fusedFailure(err: unknown, failure: FusedStepFailure): unknown {
 }
 
 /** The pipeline run a step belongs to: the one it names, else its workflow run. Steps only run inside a run. */
-function execution(req: StepRequest): PipelineRunId {
+function execution(req: { run?: PipelineRunId }): PipelineRunId {
   if (req.run) return req.run;
   const run = Context.current().info.workflowExecution;
   if (!run)
@@ -138,7 +139,11 @@ export function createActivities(deps: ActivityDeps) {
     return spec;
   }
 
-  function stepContext(spec: PipelineSpec, req: StepRequest): StepContext {
+  function stepContext(
+    spec: PipelineSpec,
+    req: StepRequest,
+    signal = Context.current().cancellationSignal,
+  ): StepContext {
     const { window } = req;
     const ctx = Context.current();
     const { workflowId } = execution(req);
@@ -152,7 +157,7 @@ export function createActivities(deps: ActivityDeps) {
       attempt: ctx.info.attempt,
       postgres: (name) => deps.pools.get(name),
       heartbeat: (details) => beat(ctx, details),
-      signal: ctx.cancellationSignal,
+      signal,
       log: {
         info: (m, a) => ctx.log.info(m, { ...attrs, ...a }),
         warn: (m, a) => ctx.log.warn(m, { ...attrs, ...a }),
@@ -184,6 +189,7 @@ export function createActivities(deps: ActivityDeps) {
     req: StepRequest,
     step: string,
     rows: AsyncIterable<Row[] | CopyChunk> | Row[],
+    signal = Context.current().cancellationSignal,
   ): Promise<StepData> {
     const writer = deps.staging.writer(stagingRef(req, step), deps.inlineLimitBytes);
     if (Array.isArray(rows)) {
@@ -200,7 +206,7 @@ export function createActivities(deps: ActivityDeps) {
         await (Array.isArray(batch) ? writer.push(batch) : writer.pushCopy(batch));
         beat(Context.current());
         // A cancelled step stops at the end of a chunk (its CancelledFailure), rather than reading the rest.
-        Context.current().cancellationSignal.throwIfAborted();
+        signal.throwIfAborted();
       }
     }
     return writer.finish();
@@ -279,12 +285,12 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
-  /** The pipeline's transform over the extracted rows. */
-  async function transform(req: StepRequest & { data: StepData }): Promise<StepData> {
+  /** The pipeline's transform over the extracted rows; it stops when `signal` aborts. */
+  async function transform(req: StepRequest & { data: StepData }, signal?: AbortSignal): Promise<StepData> {
     const spec = specOf(req.pipeline);
     // Without a transform the extract's data goes on as it is (staged data is read by reference).
     if (!spec.transform && !spec.transformRow) return req.data;
-    const ctx = stepContext(spec, req);
+    const ctx = stepContext(spec, req, signal);
     return heartbeating(async () => {
       if (spec.transformRow) {
         const file = spec.transformThreads > 1 ? deps.pipelineFile?.(spec.name) : undefined;
@@ -301,14 +307,18 @@ export function createActivities(deps: ActivityDeps) {
           message: 'transform must return an array of rows',
         });
       }
-      return collect(req, 'transform', out);
+      return collect(req, 'transform', out, ctx.signal);
     });
   }
 
   /** The pipeline's load over the given chunks of rows. */
-  async function load(req: StepRequest, chunks: AsyncIterable<CopyChunk | Row[]>): Promise<LoadResult> {
+  async function load(
+    req: StepRequest,
+    chunks: AsyncIterable<CopyChunk | Row[]>,
+    signal?: AbortSignal,
+  ): Promise<LoadResult> {
     const spec = specOf(req.pipeline);
-    const ctx = stepContext(spec, req);
+    const ctx = stepContext(spec, req, signal);
     const { workflowId, runId } = execution(req);
     return heartbeating(async () => {
       const step = spec.load;
@@ -330,6 +340,26 @@ export function createActivities(deps: ActivityDeps) {
       const rows = await writeFileRows(step, req.window, deps.staging.chunks(chunks), deps.filesDir);
       return { rows, replayed: false };
     });
+  }
+
+  const stops = new StepStops();
+  const runKey = (req: { run?: PipelineRunId }) => {
+    const { workflowId, runId } = execution(req);
+    return `${workflowId}/${runId}`;
+  };
+  /**
+   * A step that runs alongside another of its run (`overlapLoad`), with the signal that stops it: its cancellation,
+   * or, as a local activity, {@link StepStops.stop} of its run.
+   */
+  async function alongside<T>(req: StepRequest, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ctx = Context.current();
+    if (!ctx.info.isLocal) return fn(ctx.cancellationSignal);
+    const step = stops.begin(runKey(req), ctx.cancellationSignal);
+    try {
+      return await fn(step.signal);
+    } finally {
+      step.end();
+    }
   }
 
   const activities = {
@@ -368,9 +398,12 @@ export function createActivities(deps: ActivityDeps) {
      * output as it is staged, and the result is published at the end for it ({@link Staging.follow}).
      */
     async transformRows(req: StepRequest & { data: StepData; publish?: true }): Promise<StepData> {
-      const result = await transform(req);
-      if (req.publish) await deps.staging.publish(stagingRef(req, 'transform'), result);
-      return result;
+      if (!req.publish) return transform(req);
+      return alongside(req, async (signal) => {
+        const result = await transform(req, signal);
+        await deps.staging.publish(stagingRef(req, 'transform'), result);
+        return result;
+      });
     },
 
     /** Writes the rows with the pipeline's load, once per run. */
@@ -381,17 +414,28 @@ export function createActivities(deps: ActivityDeps) {
       // is undone (its transaction rolls back, or its file is never put in place) and it starts over on the new one.
       const { workflowId, runId } = execution(req);
       const prefix = `${workflowId}/${runId}/${data.step}/`;
-      for (;;) {
-        try {
-          return await load(req, deps.staging.follow(prefix, Context.current().cancellationSignal));
-        } catch (err) {
-          if (!(err instanceof OutputRestarted)) throw err;
-          Context.current().log.info('the transform was retried: loading its new output from the start', {
-            from: err.from,
-            to: err.to,
-          });
+      return alongside(req, async (signal) => {
+        for (;;) {
+          try {
+            return await load(req, deps.staging.follow(prefix, signal), signal);
+          } catch (err) {
+            if (!(err instanceof OutputRestarted)) throw err;
+            Context.current().log.info('the transform was retried: loading its new output from the start', {
+              from: err.from,
+              to: err.to,
+            });
+          }
         }
-      }
+      });
+    },
+
+    /**
+     * Stops the local steps of a run that run alongside each other (`localSteps` with `overlapLoad`) once one has
+     * failed for good: each stops at its next chunk with a non-retryable `StepStopped`, as does one that starts later.
+     * Returns how many were running.
+     */
+    async stopSteps(req: { run?: PipelineRunId; why: string }): Promise<number> {
+      return stops.stop(runKey(req), req.why);
     },
 
     /**

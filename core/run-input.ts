@@ -60,6 +60,9 @@ export interface RunPipelineInput {
 /** A pipeline run's steps. */
 export type StepName = 'extract' | 'transform' | 'load';
 
+/** Error type of a local step stopped because the step running alongside it failed for good (`overlapLoad`). */
+export const STEP_STOPPED = 'StepStopped';
+
 /** Per-step outcome in a run's result and progress. */
 export interface StepProgress {
   state: 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';

@@ -18,7 +18,14 @@ import type { Activities, FusedStepFailure, LoadResult, PipelineRunId } from '..
 import type { NotificationRequest } from '../activities/notify';
 import type { NodeError } from '../core/dag-plan';
 import type { NotifyTarget } from '../core/pipeline-spec';
-import type { RunPipelineInput, RunPipelineResult, StepData, StepName, StepProgress } from '../core/run-input';
+import {
+  STEP_STOPPED,
+  type RunPipelineInput,
+  type RunPipelineResult,
+  type StepData,
+  type StepName,
+  type StepProgress,
+} from '../core/run-input';
 import { progressQuery } from './definitions';
 
 /** The innermost failure's type and message, prefixed by the step (activity) that failed. */
@@ -106,6 +113,14 @@ function asStepFailure(err: unknown, activityType: string): unknown {
   return new ActivityFailure('Activity task failed', activityType, undefined, retryState, undefined, err);
 }
 
+/** Whether a failure is a local step's stop because the step alongside it failed (`StepStopped`). */
+function isStopped(err: unknown): boolean {
+  for (let cur: unknown = err; cur instanceof Error; cur = cur.cause) {
+    if (cur instanceof ApplicationFailure && cur.type === STEP_STOPPED) return true;
+  }
+  return false;
+}
+
 /** Where in fused steps a failure came from (its details), if it came from there. */
 function fusedFailureOf(err: unknown): FusedStepFailure | undefined {
   for (let cur: unknown = err; cur instanceof Error; cur = cur.cause) {
@@ -179,6 +194,12 @@ function proxies(input: RunPipelineInput, host: RunHost, current: (patch: string
       cancellationType,
     }),
     cleanup: input.localSteps ? proxyLocalActivities<Activities>(cleanup) : proxyActivities<Activities>(cleanup),
+    // Stops local steps running alongside each other once one has failed (`overlapLoad`), in this worker.
+    stop: proxyLocalActivities<Activities>({
+      startToCloseTimeout: 10_000,
+      retry: { maximumAttempts: 3 },
+      summary: `stop the step alongside · ${input.pipeline}`,
+    }),
     cleanupAfterFailure: input.localSteps
       ? proxyLocalActivities<Activities>(afterFailure)
       : proxyActivities<Activities>(afterFailure),
@@ -270,7 +291,12 @@ export async function pipelineRun(input: RunPipelineInput, host: RunHost = {}): 
 
   /**
    * The transform and, alongside it, the load reading the transform's output as it is staged (`overlapLoad`). When
-   * either fails, the other is cancelled, and the run fails with the first failure once both have stopped.
+   * either fails, the other is stopped, and the run fails with the first failure once both have stopped.
+   *
+   * Activity steps are stopped by cancelling them. Local steps are stopped by a local activity of the run (`stopSteps`)
+   * scheduled once, whichever failed first: cancelling a local step at the moment it completes fails the workflow
+   * task in Temporal's worker core, and a stop gives the same commands whatever order the two steps end in. Runs that
+   * started before this keep cancelling on replay.
    */
   async function transformAndLoad(extracted: StepData): Promise<[StepData, LoadResult]> {
     const transformScope = new CancellationScope();
@@ -294,13 +320,23 @@ export async function pipelineRun(input: RunPipelineInput, host: RunHost = {}): 
         (r) => r.rows,
       ),
     );
-    transforming.catch(() => loadScope.cancel());
-    loading.catch(() => transformScope.cancel());
+    let stopping: Promise<unknown> | undefined;
+    const stopOther = (failed: StepName, other: CancellationScope) => (err: unknown) => {
+      if (!input.localSteps || isCancellation(err) || !current('stop-local-steps-alongside')) return other.cancel();
+      stopping ??= acts.stop
+        .stopSteps({ ...(host.run ? { run: host.run } : {}), why: `stopped: the ${failed} alongside it failed` })
+        .catch((stopErr: unknown) =>
+          log.warn('the step alongside could not be stopped', { error: failureOf(stopErr).message }),
+        );
+    };
+    transforming.catch(stopOther('transform', loadScope));
+    loading.catch(stopOther('load', transformScope));
     const [t, l] = await Promise.allSettled([transforming, loading]);
+    await stopping;
     if (t.status === 'fulfilled' && l.status === 'fulfilled') return [t.value, l.value];
-    // The step that failed first: the other one's failure is its cancellation.
+    // The step that failed first: the other one's failure is its cancellation or its stop.
     const failures = [t, l].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-    throw failures.find((err) => !isCancellation(err)) ?? failures[0];
+    throw failures.find((err) => !isCancellation(err) && !isStopped(err)) ?? failures[0];
   }
 
   /** The run's result, once its load has committed. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import type { Catalog } from '../../catalog/load';
 import { msToTs } from '@temporalio/common/lib/time';
 import { clientConnectionOptions, connectClient, dataConverter } from '../../temporal-config/connection';
@@ -83,4 +84,16 @@ export async function startTestWorker(options: {
       await running;
     },
   };
+}
+
+/** The event types of a run's history; a local activity's marker as `LOCAL <its activity type>`. */
+export async function eventTypes(handle: WorkflowHandle): Promise<string[]> {
+  const history = await handle.fetchHistory();
+  return history.events!.map((e) => {
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName !== 'core_local_activity') return temporal.api.enums.v1.EventType[e.eventType!];
+    const data = marker.details?.data?.payloads?.[0]?.data;
+    const activityType = data ? (JSON.parse(Buffer.from(data).toString()) as { activity_type?: string }) : {};
+    return `LOCAL ${activityType.activity_type ?? '?'}`;
+  });
 }

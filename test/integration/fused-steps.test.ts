@@ -1,6 +1,5 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
 import type { Pool } from 'pg';
 import { stagedTableOf } from '../../activities/staging';
 import { buildDagInput, startDagRun } from '../../cli/dag';
@@ -14,9 +13,8 @@ import { progressQuery } from '../../workflows/definitions';
 import { catalogOf, specOf } from '../helpers/catalog';
 import { extractUntilAborted } from '../helpers/steps';
 import { createTestDatabase, poolFor } from '../helpers/postgres';
-import { startTestWorker, testClient, uniqueQueue } from '../helpers/temporal';
+import { eventTypes, startTestWorker, testClient, uniqueQueue } from '../helpers/temporal';
 
-const { EventType } = temporal.api.enums.v1;
 const window = parseWindow('2026-11-21');
 const queue = uniqueQueue('fused');
 let db: Pool;
@@ -139,18 +137,6 @@ afterAll(async () => {
   await client?.connection.close();
 });
 
-/** The event types of a run's history; a local activity's marker as `LOCAL <its activity type>`. */
-async function eventTypes(workflowId: string): Promise<string[]> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  return history.events!.map((e) => {
-    const marker = e.markerRecordedEventAttributes;
-    if (marker?.markerName !== 'core_local_activity') return EventType[e.eventType!];
-    const data = marker.details?.data?.payloads?.[0]?.data;
-    const activityType = data ? (JSON.parse(Buffer.from(data).toString()) as { activity_type?: string }) : {};
-    return `LOCAL ${activityType.activity_type ?? '?'}`;
-  });
-}
-
 test('fused steps run as one local activity: staged data passes between them, is loaded and then dropped', async () => {
   const handle = await startPipelineRun(client, specOf(big), window, 'manual', queue);
   const result: RunPipelineResult = await handle.result();
@@ -168,7 +154,7 @@ test('fused steps run as one local activity: staged data passes between them, is
   const left = await db.query('SELECT to_regclass($1)::text AS t', [stagedTableOf(handle.workflowId)]);
   expect(left.rows[0].t).toBeNull();
   // One marker for the three steps (and the staged data's drop), no activity task, one workflow task.
-  const types = await eventTypes(handle.workflowId);
+  const types = await eventTypes(handle);
   expect(types.filter((t) => t.startsWith('LOCAL'))).toEqual(['LOCAL runSteps']);
   expect(types.filter((t) => t === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED')).toHaveLength(0);
   expect(types.filter((t) => t === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED')).toHaveLength(1);
@@ -231,7 +217,7 @@ test('fused pipelines inside a DAG run run in DAG order, one marker each, and a 
   }
   const line = calls.order.filter((n) => ['fa', 'fb', 'fc'].includes(n));
   expect(line).toEqual(['fa', 'fb', 'fc']);
-  const types = await eventTypes(handle.workflowId);
+  const types = await eventTypes(handle);
   expect(types.filter((t) => t === 'LOCAL runSteps')).toHaveLength(4);
   expect(types.filter((t) => t === 'EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED')).toHaveLength(0);
   // One at a time, so each result comes alone on replay as it did the first time: the history replays (fa and ffail

@@ -9,7 +9,9 @@ import { parseWindow } from '../../core/window';
 import { definePipeline, postgres } from '../../index';
 import { catalogOf, specOf } from '../helpers/catalog';
 import { createTestDatabase, poolFor } from '../helpers/postgres';
-import { startTestWorker, testClient, uniqueQueue } from '../helpers/temporal';
+import { eventTypes, startTestWorker, testClient, uniqueQueue } from '../helpers/temporal';
+import { replayHistories } from '../../workers/replay';
+import { progressQuery } from '../../workflows/definitions';
 
 const { EventType } = temporal.api.enums.v1;
 const queue = uniqueQueue('overlap');
@@ -71,23 +73,43 @@ const retried = pipeline('overlap_retried', 'overlap_retried', {
     return { ...row, label: String(row.label).toUpperCase(), attempt: ctx.attempt };
   },
 });
-const failing = pipeline('overlap_failing', 'overlap_failing', {
-  retry: { maximumAttempts: 3, initialInterval: '100ms' },
-  transformRow: async (row, ctx) => {
+/** A transform that fails for good at row FAIL_AT of `table`'s run, once the load alongside it is writing. */
+const failsForGood =
+  (table: string): PipelineInput['transformRow'] =>
+  async (row, ctx) => {
     if (row.id === FAIL_AT) {
-      await loadIsCopying(ctx, 'overlap_failing');
+      await loadIsCopying(ctx, table);
       throw ApplicationFailure.create({ type: 'BadOrder', nonRetryable: true, message: `order ${FAIL_AT} is bad` });
     }
     return { ...row, label: String(row.label).toUpperCase() };
-  },
+  };
+/** A transform slow enough that it is still running when the load's first COPY fails. */
+const slowTransform: PipelineInput['transformRow'] = async (row) => {
+  if (Number(row.id) % 1_000 === 0) await new Promise((resolve) => setTimeout(resolve, 200));
+  return { ...row, label: String(row.label).toUpperCase() };
+};
+const failing = pipeline('overlap_failing', 'overlap_failing', {
+  retry: { maximumAttempts: 3, initialInterval: '100ms' },
+  transformRow: failsForGood('overlap_failing'),
 });
 const loadFails = pipeline('overlap_load_fails', 'overlap_narrow', {
   retry: { maximumAttempts: 3, initialInterval: '100ms' },
-  // Slow enough that the transform is still running when the load's first COPY fails.
-  transformRow: async (row) => {
-    if (Number(row.id) % 1_000 === 0) await new Promise((resolve) => setTimeout(resolve, 200));
-    return { ...row, label: String(row.label).toUpperCase() };
-  },
+  transformRow: slowTransform,
+});
+const failingLocal = pipeline('overlap_failing_local', 'overlap_failing_local', {
+  localSteps: true,
+  retry: { maximumAttempts: 1 },
+  transformRow: failsForGood('overlap_failing_local'),
+});
+/** Loads into a table that already holds its rows' keys: the load fails as the transform ends. */
+const conflictLocal = pipeline('overlap_conflict_local', 'overlap_conflict_local', {
+  localSteps: true,
+  retry: { maximumAttempts: 1 },
+});
+const loadFailsLocal = pipeline('overlap_load_fails_local', 'overlap_narrow', {
+  localSteps: true,
+  retry: { maximumAttempts: 1 },
+  transformRow: slowTransform,
 });
 
 let db: Pool;
@@ -97,7 +119,15 @@ let worker: Awaited<ReturnType<typeof startTestWorker>>;
 beforeAll(async () => {
   const url = await createTestDatabase('overlap');
   db = poolFor(url);
-  for (const table of ['overlap_alongside', 'overlap_afterwards', 'overlap_local', 'overlap_failing']) {
+  const keyed = [
+    'overlap_alongside',
+    'overlap_afterwards',
+    'overlap_local',
+    'overlap_failing',
+    'overlap_failing_local',
+    'overlap_conflict_local',
+  ];
+  for (const table of keyed) {
     await db.query(`CREATE TABLE public.${table} (id int PRIMARY KEY, at timestamptz NOT NULL, label text NOT NULL)`);
   }
   // No key: rows a restarted load wrote twice would both be there.
@@ -105,7 +135,17 @@ beforeAll(async () => {
   await db.query('CREATE TABLE public.overlap_narrow (id int, at timestamptz)');
   client = await testClient();
   worker = await startTestWorker({
-    catalog: catalogOf([alongside, afterwards, local, retried, failing, loadFails]),
+    catalog: catalogOf([
+      alongside,
+      afterwards,
+      local,
+      retried,
+      failing,
+      loadFails,
+      failingLocal,
+      loadFailsLocal,
+      conflictLocal,
+    ]),
     taskQueue: queue,
     connections: { warehouse: url, pipectl: url },
     // The transform's output is staged from its first 64 KiB on, so the load has a chunk to write early.
@@ -199,17 +239,26 @@ test("a transform retried after the load wrote its first chunk: the load starts 
   expect(events.filter((e) => e === 'loadRows STARTED')).toHaveLength(1);
 });
 
-test('a transform that fails for good cancels the load, which leaves the target as it was', async () => {
-  await db.query("INSERT INTO public.overlap_failing VALUES (0, '2026-11-20T12:00:00Z', 'kept')");
-  const handle = await startPipelineRun(client, specOf(failing), window, 'manual', queue);
+/**
+ * Runs a pipeline whose transform fails for good (`failsForGood`) over a target holding one row: the run fails with
+ * the transform's failure and the target keeps its row.
+ */
+async function runFailingTransform(table: string, definition: typeof failing): Promise<WorkflowHandle> {
+  await db.query(`INSERT INTO public.${table} VALUES (0, '2026-11-20T12:00:00Z', 'kept')`);
+  const handle = await startPipelineRun(client, specOf(definition), window, 'manual', queue);
   const err = await handle.result().catch((e: unknown) => e);
-  expect(sawLoadCopying.overlap_failing).toBe(true);
+  expect(sawLoadCopying[table]).toBe(true);
   expect(describeFailure(err)).toEqual({ type: 'BadOrder', message: `transformRows: order ${FAIL_AT} is bad` });
+  const rows = await db.query(`SELECT id, label FROM public.${table}`);
+  expect(rows.rows).toEqual([{ id: 0, label: 'kept' }]);
+  return handle;
+}
+
+test('a transform that fails for good cancels the load, which leaves the target as it was', async () => {
+  const handle = await runFailingTransform('overlap_failing', failing);
   const events = await activityEvents(handle);
   expect(events).toContain('loadRows CANCEL_REQUESTED');
   expect(events).toContain('loadRows CANCELED');
-  const rows = await db.query('SELECT id, label FROM public.overlap_failing');
-  expect(rows.rows).toEqual([{ id: 0, label: 'kept' }]);
 });
 
 test('a load that fails for good cancels the transform, and the run fails with the load’s error', async () => {
@@ -223,4 +272,50 @@ test('a load that fails for good cancels the transform, and the run fails with t
   expect(events).not.toContain('transformRows COMPLETED');
   const rows = await db.query('SELECT count(*)::int AS n FROM public.overlap_narrow');
   expect(rows.rows[0]).toEqual({ n: 0 });
+});
+
+/**
+ * A run that failed with local steps alongside each other: the failed step's partner was stopped by one `stopSteps`
+ * local activity, no workflow task failed, and the history replays against the current workflow code.
+ */
+async function stoppedCleanly(handle: WorkflowHandle): Promise<void> {
+  const types = await eventTypes(handle);
+  expect(types.filter((t) => t === 'LOCAL stopSteps')).toHaveLength(1);
+  expect(types).not.toContain('EVENT_TYPE_WORKFLOW_TASK_FAILED');
+  const history = await handle.fetchHistory();
+  expect(await replayHistories([{ workflowId: handle.workflowId, history }])).toEqual([
+    { workflowId: handle.workflowId, runId: expect.any(String) },
+  ]);
+}
+
+describe('with local steps, the step beside one that failed for good is stopped, and the run replays', () => {
+  test('the transform fails for good while the load is writing: the load stops, the target keeps its rows', async () => {
+    await stoppedCleanly(await runFailingTransform('overlap_failing_local', failingLocal));
+  });
+
+  test('the load fails for good while the transform runs: the transform stops, the run fails with the load’s error', async () => {
+    const handle = await startPipelineRun(client, specOf(loadFailsLocal), window, 'manual', queue);
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(describeFailure(err)).toMatchObject({ type: 'ColumnNotFound' });
+    expect(describeFailure(err).message).toMatch(/^loadRows: .*label/);
+    const progress = await handle.query(progressQuery);
+    expect(progress.steps.transform.state).toBe('failed');
+    await stoppedCleanly(handle);
+  });
+
+  test('the load fails as the transform completes: no workflow task fails (cancelling the transform there did)', async () => {
+    // Each window's keys are in the table already: the load's COPY fails on the first row, which it learns at the
+    // end of its COPY, just as the transform completes. Cancelling the transform then failed the workflow task.
+    await db.query(
+      `INSERT INTO public.overlap_conflict_local
+         SELECT g, '2026-11-01T00:00:00Z', 'old' FROM generate_series(1, ${ROWS}) g`,
+    );
+    for (const day of ['2026-11-02', '2026-11-03', '2026-11-04']) {
+      const handle = await startPipelineRun(client, specOf(conflictLocal), parseWindow(day), 'manual', queue);
+      const err = await handle.result().catch((e: unknown) => e);
+      expect(describeFailure(err)).toMatchObject({ type: 'ConstraintViolation' });
+      expect(describeFailure(err).message).toMatch(/^loadRows: .*duplicate key/);
+      await stoppedCleanly(handle);
+    }
+  }, 60_000);
 });

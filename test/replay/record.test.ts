@@ -84,6 +84,18 @@ const catalog = catalogOf([
   pipeline('rec_in_child', { dependsOn: ['rec_in_a'] }),
   pipeline('rec_in_flaky', { inline: true, retry: { maximumAttempts: 1 } }),
   pipeline('rec_in_slow', { inline: true, timeouts: { run: '2s' } }),
+  pipeline('rec_overlap_local_broken', {
+    overlapLoad: true,
+    localSteps: true,
+    retry: { maximumAttempts: 1 },
+    transform: () => {
+      throw ApplicationFailure.create({
+        type: 'BadRows',
+        nonRetryable: true,
+        message: 'rec_overlap_local_broken: bad',
+      });
+    },
+  }),
   pipeline('rec_overlap_broken', {
     overlapLoad: true,
     retry: { maximumAttempts: 1 },
@@ -204,6 +216,10 @@ describeIf('recording replay histories', () => {
     const broken = await startPipelineRun(client, spec('rec_overlap_broken'), nextWindow(), 'manual', queue);
     await closed(broken);
     await save('run-pipeline-overlap-failure', broken);
+    // With local steps, the load following the failed transform is stopped by a local activity of the run.
+    const local = await startPipelineRun(client, spec('rec_overlap_local_broken'), nextWindow(), 'manual', queue);
+    await closed(local);
+    await save('run-pipeline-overlap-local-stopped', local);
   });
 
   test('dagRun: a failure, a retry-node update, a skip-node update', async () => {

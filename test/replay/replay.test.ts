@@ -28,6 +28,7 @@ test('the recorded set covers every workflow type and control path', () => {
       'run-pipeline-local-failure',
       'run-pipeline-overlap-success',
       'run-pipeline-overlap-failure',
+      'run-pipeline-overlap-local-stopped',
       'run-pipeline-fused-retried',
       'run-pipeline-fused-failure',
       'dag-run-failure',
