@@ -92,6 +92,12 @@ export interface DagScenarioOptions {
   steps?: StepKind;
   /** Settles when the benchmark should stop (Ctrl-C): the running system gives up and the next does not start. */
   aborted?: Promise<string>;
+  /**
+   * DAG runs per system, one after the other on the system's one stack, each over its own window (default 1). The
+   * figures are those of the run with the median wall time; the note lists every run's. On a shared machine one short
+   * run can be off by a third either way.
+   */
+  rounds?: number;
 }
 
 /** Options of {@link runChain}. */
@@ -145,6 +151,7 @@ interface Plan {
   /** Read the parent's and children's histories for the latency figures. */
   latency: boolean;
   aborted?: Promise<string>;
+  rounds: number;
 }
 
 /** What one system's run measured. */
@@ -157,6 +164,8 @@ interface Measured {
   peakRssBytes: number;
   sqliteGrowthBytes: number;
   latency?: LatencyFigures;
+  /** With more than one round: every round's wall time, in the order they ran. */
+  roundsMs?: number[];
 }
 
 /** Upstream completed → downstream started, as the histories recorded it. */
@@ -282,6 +291,7 @@ function planOf(
     steps: options.steps ?? 'local',
     latency: false,
     ...(options.aborted ? { aborted: options.aborted } : {}),
+    rounds: options.rounds ?? 1,
   };
 }
 
@@ -298,19 +308,22 @@ async function scenario(
   if (systems.includes('temporal')) await rawWorkflowBundle();
   let aborted: string | undefined;
   void plan.aborted?.then((why) => (aborted = why));
+  const shape = shapeOf(plan.steps) !== 'children' ? plan.steps : 'child workflows';
+  const measured = plan.rounds > 1 ? await interleaved(plan, systems, () => aborted) : new Map<DagSystem, Measured>();
   const results: SystemResult[] = [];
   for (const system of systems) {
-    if (aborted) {
-      results.push({ system, ok: false, error: `not run: ${aborted}`, figures: {} });
-      continue;
+    let m = measured.get(system);
+    if (!m) {
+      if (aborted) {
+        results.push({ system, ok: false, error: `not run: ${aborted}`, figures: {} });
+        continue;
+      }
+      log(`${plan.scenario}: ${system}, ${plan.dag.upstream.size} nodes, maxParallel ${plan.maxParallel}, ${shape}`);
+      m = await alone(system, plan);
     }
     log(
-      `${plan.scenario}: ${system}, ${plan.dag.upstream.size} nodes, maxParallel ${plan.maxParallel}, ` +
-        (shapeOf(plan.steps) !== 'children' ? plan.steps : 'child workflows'),
-    );
-    const m = system === 'pipectl' ? await runPipectl(plan) : await runRaw(plan);
-    log(
-      `${plan.scenario}: ${system} ${m.ok ? 'completed' : `did not complete (${m.error})`} in ${(m.wallMs / 1000).toFixed(1)} s`,
+      `${plan.scenario}: ${system} ${m.ok ? 'completed' : `did not complete (${m.error})`} in ${(m.wallMs / 1000).toFixed(1)} s` +
+        (m.roundsMs ? ` (median of ${m.roundsMs.length} runs: ${m.roundsMs.join(', ')} ms)` : ''),
     );
     results.push({
       system,
@@ -321,6 +334,7 @@ async function scenario(
       figures: m.ok ? figuresOf(m) : {},
     });
   }
+  const rounds = [...measured].flatMap(([system, m]) => (m.roundsMs ? [`${system} ${m.roundsMs.join(', ')} ms`] : []));
   return {
     scenario: plan.scenario,
     shape: shapeOf(plan.steps),
@@ -328,10 +342,74 @@ async function scenario(
     startedAt,
     results,
     notes: [
-      `systems ran one after the other in this order: ${systems.join(', ')}; each on its own fresh dev server and SQLite file`,
+      plan.rounds > 1
+        ? `${plan.rounds} rounds: each system on its own fresh dev server and SQLite file, both set up first; each ` +
+          `round runs one DAG run on each system, one after the other (${systems.join(', ')}, then the other way ` +
+          `round in the next round), each over a window of its own; a system's figures are its run with the median ` +
+          `wall time (every run's, in order: ${rounds.join('; ')})`
+        : `systems ran one after the other in this order: ${systems.join(', ')}; each on its own fresh dev server and SQLite file`,
       ...ratioNotes(results),
     ],
   };
+}
+
+/** One system's run: its stack set up, one DAG run measured, the stack stopped. */
+async function alone(system: DagSystem, plan: Plan): Promise<Measured> {
+  const cleanup = new Cleanup();
+  try {
+    return await (
+      await runner(system, plan, cleanup)
+    )(0);
+  } catch (err) {
+    return failed(err);
+  } finally {
+    await cleanup.run();
+  }
+}
+
+/**
+ * `plan.rounds` rounds over stacks set up first, one per system: each round runs one DAG run on each system, in
+ * `systems`' order and then the other way round, so a machine that slows down for a while slows both. A system
+ * that fails stops there, with that failure; the others go on.
+ */
+async function interleaved(plan: Plan, systems: DagSystem[], aborted: () => string | undefined) {
+  const cleanup = new Cleanup();
+  const runs = new Map<DagSystem, Measured[]>();
+  const out = new Map<DagSystem, Measured>();
+  try {
+    const runners = new Map<DagSystem, (round: number) => Promise<Measured>>();
+    for (const system of systems) {
+      try {
+        runners.set(system, await runner(system, plan, cleanup));
+        runs.set(system, []);
+      } catch (err) {
+        out.set(system, failed(err));
+      }
+    }
+    for (let round = 0; round < plan.rounds && !aborted(); round++) {
+      for (const system of round % 2 === 0 ? systems : [...systems].reverse()) {
+        const run = runners.get(system);
+        if (!run || out.has(system)) continue;
+        log(`${plan.scenario}: ${system}, round ${round + 1} of ${plan.rounds}`);
+        const m = await run(round);
+        if (m.ok) runs.get(system)!.push(m);
+        else out.set(system, m);
+      }
+    }
+  } finally {
+    await cleanup.run();
+  }
+  for (const [system, all] of runs) {
+    if (out.has(system) || all.length === 0) continue;
+    const median = [...all].sort((a, b) => a.wallMs - b.wallMs)[Math.floor((all.length - 1) / 2)]!;
+    out.set(system, { ...median, roundsMs: all.map((m) => m.wallMs) });
+  }
+  return out;
+}
+
+/** Sets up a system's stack (stopped by `cleanup`); what it returns measures one DAG run, over round `round`'s window. */
+function runner(system: DagSystem, plan: Plan, cleanup: Cleanup): Promise<(round: number) => Promise<Measured>> {
+  return system === 'pipectl' ? pipectlRunner(plan, cleanup) : rawRunner(plan, cleanup);
 }
 
 function setupOf(system: DagSystem, plan: Plan): string {
@@ -374,29 +452,29 @@ function ratioNotes(results: SystemResult[]): string[] {
   return ratios.length > 0 ? [`pipectl / temporal: ${ratios.join(', ')}`] : [];
 }
 
-/** pipectl: one `dagRun` over no-op pipelines, started and awaited as `pipectl run` does. */
-async function runPipectl(plan: Plan): Promise<Measured> {
-  const cleanup = new Cleanup();
-  try {
-    const catalog = catalogOf(
-      noOpPipelines(plan.dag, {
-        localSteps: plan.steps === 'fused' ? 'fused' : plan.steps !== 'activities',
-        inline: shapeOf(plan.steps) !== 'children',
-      }),
-    );
-    const taskQueue = `bench-${plan.scenario}`;
-    const stack = await startBenchStack({ catalog, taskQueue, keep: plan.keep }, cleanup);
-    const input = buildDagInput(catalog, catalog.pipelines.keys(), WINDOW, 'manual', taskQueue, {
+/** pipectl: its stack; each measured run is one `dagRun` over no-op pipelines, started and awaited as `pipectl run` does. */
+async function pipectlRunner(plan: Plan, cleanup: Cleanup): Promise<(round: number) => Promise<Measured>> {
+  const catalog = catalogOf(
+    noOpPipelines(plan.dag, {
+      localSteps: plan.steps === 'fused' ? 'fused' : plan.steps !== 'activities',
+      inline: shapeOf(plan.steps) !== 'children',
+    }),
+  );
+  const taskQueue = `bench-${plan.scenario}`;
+  const stack = await startBenchStack({ catalog, taskQueue, keep: plan.keep }, cleanup);
+  return (round) => {
+    const window = windowOf(round);
+    const input = buildDagInput(catalog, catalog.pipelines.keys(), window, 'manual', taskQueue, {
       maxParallel: plan.maxParallel,
       continueAsNewAfter: plan.continueAsNewAfter,
     });
     const total = input.nodes.length;
-    return await measure(plan, stack, stack.workerStopped, async () => {
+    return measure(plan, stack, stack.workerStopped, async () => {
       const handle = await startDagRun(stack.client, input, taskQueue, { explicitList: true });
       return {
         workflowId: handle.workflowId,
         firstRunId: handle.firstExecutionRunId,
-        ...(shapeOf(plan.steps) !== 'children' ? {} : { childId: (name: string) => pipelineWorkflowId(name, WINDOW) }),
+        ...(shapeOf(plan.steps) !== 'children' ? {} : { childId: (name: string) => pipelineWorkflowId(name, window) }),
         outcome: awaitDagRun(handle).then(
           (state) => {
             const nodes = Object.values(state.nodes);
@@ -411,24 +489,22 @@ async function runPipectl(plan: Plan): Promise<Measured> {
         ),
       };
     });
-  } catch (err) {
-    return failed(err);
-  } finally {
-    await cleanup.run();
-  }
+  };
 }
 
-/** The raw Temporal baseline: one `rawDag` over the same DAG, with the same maxParallel and continue-as-new. */
-async function runRaw(plan: Plan): Promise<Measured> {
-  const cleanup = new Cleanup();
-  try {
-    const taskQueue = `bench-raw-${plan.scenario}`;
-    const stack = await startServerStack({ keep: plan.keep }, cleanup);
-    const worker = await startRawWorker({ address: stack.address, taskQueue }, cleanup);
-    // Numbered like pipectl's input: names sorted, upstreams as indices.
-    const names = [...plan.dag.upstream.keys()].sort();
-    const index = new Map(names.map((n, i) => [n, i]));
-    const idPrefix = `raw/${plan.scenario}`;
+/**
+ * The raw Temporal baseline: its stack; each measured run is one `rawDag` over the same DAG, with the same
+ * maxParallel and continue-as-new.
+ */
+async function rawRunner(plan: Plan, cleanup: Cleanup): Promise<(round: number) => Promise<Measured>> {
+  const taskQueue = `bench-raw-${plan.scenario}`;
+  const stack = await startServerStack({ keep: plan.keep }, cleanup);
+  const worker = await startRawWorker({ address: stack.address, taskQueue }, cleanup);
+  // Numbered like pipectl's input: names sorted, upstreams as indices.
+  const names = [...plan.dag.upstream.keys()].sort();
+  const index = new Map(names.map((n, i) => [n, i]));
+  return (round) => {
+    const idPrefix = `raw/${plan.scenario}${round > 0 ? `/${round}` : ''}`;
     const input: RawDagInput = {
       names,
       upstream: names.map((n) => plan.dag.upstream.get(n)!.map((u) => index.get(u)!)),
@@ -439,7 +515,7 @@ async function runRaw(plan: Plan): Promise<Measured> {
       ...(shapeOf(plan.steps) !== 'children' ? { inline: true } : {}),
       ...(plan.steps === 'fused' ? { fused: true } : {}),
     };
-    return await measure(plan, stack, worker.stopped, async () => {
+    return measure(plan, stack, worker.stopped, async () => {
       const handle = await stack.client.workflow.start<typeof rawDag>('rawDag', {
         workflowId: `${idPrefix}/dag`,
         taskQueue,
@@ -459,11 +535,14 @@ async function runRaw(plan: Plan): Promise<Measured> {
         ),
       };
     });
-  } catch (err) {
-    return failed(err);
-  } finally {
-    await cleanup.run();
-  }
+  };
+}
+
+/** The window of a round: the scenario's day, one day later per round. */
+function windowOf(round: number): Window {
+  const day = 24 * 3_600_000;
+  const start = Date.parse(WINDOW.start) + round * day;
+  return { start: new Date(start).toISOString(), end: new Date(start + day).toISOString() };
 }
 
 function failed(err: unknown): Measured {
@@ -634,6 +713,7 @@ const CliOptions = z.object({
     .optional(),
   keep: z.boolean().optional(),
   steps: z.enum(['local', 'activities', 'inline', 'fused']).optional(),
+  rounds: z.coerce.number().int().min(1).max(99).optional(),
 });
 type CliOptions = z.infer<typeof CliOptions>;
 
@@ -658,6 +738,8 @@ Options:
                                          (pipectl's inline: true with localSteps: true)
                              fused       inside the DAG workflow, both steps as one local activity of it
                                          (pipectl's inline: true with localSteps: 'fused')
+  --rounds N               DAG runs per system on its stack, each over its own window (1); the figures are the
+                           run with the median wall time
   --keep                   keep the temporary folders (SQLite files, server logs)`;
 
 function readOptions(argv: string[]): CliOptions {
@@ -676,6 +758,7 @@ function readOptions(argv: string[]): CliOptions {
       systems: { type: 'string' },
       keep: { type: 'boolean' },
       steps: { type: 'string' },
+      rounds: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -693,6 +776,7 @@ function readOptions(argv: string[]): CliOptions {
     systems: values.systems,
     keep: values.keep,
     steps: values.steps,
+    rounds: values.rounds,
   });
   if (!parsed.success) {
     throw new OptionsError(
@@ -728,6 +812,7 @@ function runScenario(o: CliOptions, aborted: Promise<string>): Promise<ScenarioR
     ...(o.systems ? { systems: o.systems } : {}),
     ...(o.keep ? { keep: true } : {}),
     ...(o.steps ? { steps: o.steps } : {}),
+    ...(o.rounds !== undefined ? { rounds: o.rounds } : {}),
   };
   const nodes = o.nodes !== undefined ? { nodes: o.nodes } : {};
   switch (o.scenario) {
