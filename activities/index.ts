@@ -14,7 +14,7 @@ import { checkUpstreams } from './upstream';
 import { createNotifyActivities } from './notify';
 import { ThreadError, TransformThreadPools } from './transform-threads';
 import type { ThreadOutput } from './transform-thread';
-import { StepStops } from './step-stops';
+import { StepStops, type StopOptions } from './step-stops';
 
 /**
  * How often a running step heartbeats by default (a third of its heartbeat timeout when that is shorter): it learns of
@@ -285,6 +285,36 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
+  /** The pipeline's extract over the window; it stops when `signal` aborts. */
+  async function extract(req: StepRequest, signal?: AbortSignal): Promise<StepData> {
+    const spec = specOf(req.pipeline);
+    const ctx = stepContext(spec, req, signal);
+    return heartbeating(async () => {
+      const step = spec.extract;
+      if (typeof step === 'function') {
+        const rows = await step(ctx);
+        if (!Array.isArray(rows)) {
+          throw ApplicationFailure.create({
+            type: 'InvalidRows',
+            nonRetryable: true,
+            message: 'extract must return an array of rows',
+          });
+        }
+        return collect(req, 'extract', rows, signal);
+      }
+      if (step.kind === 'postgres.query') {
+        const pool = await deps.pools.get(step.connection);
+        return collect(
+          req,
+          'extract',
+          copyQueryRows(pool, step, req.window, CHUNK_BYTES, () => ctx.heartbeat()),
+          signal,
+        );
+      }
+      return collect(req, 'extract', readFileRows(step, req.window, deps.filesDir), signal);
+    });
+  }
+
   /** The pipeline's transform over the extracted rows; it stops when `signal` aborts. */
   async function transform(req: StepRequest & { data: StepData }, signal?: AbortSignal): Promise<StepData> {
     const spec = specOf(req.pipeline);
@@ -348,14 +378,21 @@ export function createActivities(deps: ActivityDeps) {
     return `${workflowId}/${runId}`;
   };
   /**
-   * A step that runs alongside another of its run (`overlapLoad`), with the signal that stops it: its cancellation,
-   * or, as a local activity, {@link StepStops.stop} of its run.
+   * A step, with the signal that stops it: its cancellation, or, as a local activity running alongside another step
+   * of its run or inside a DAG run, also {@link StepStops.stop} of its run (the step alongside it failed for good, or
+   * the run is past its time limit).
    */
-  async function alongside<T>(req: StepRequest, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async function stoppable<T>(
+    req: StepRequest,
+    fn: (signal: AbortSignal) => Promise<T>,
+    alongside = false,
+  ): Promise<T> {
     const ctx = Context.current();
-    if (!ctx.info.isLocal) return fn(ctx.cancellationSignal);
+    if (!ctx.info.isLocal || !(alongside || req.run)) return fn(ctx.cancellationSignal);
     const step = stops.begin(runKey(req), ctx.cancellationSignal);
     try {
+      // A step of a run stopped before it started does not start (the load after a late extract, in fused steps).
+      step.signal.throwIfAborted();
       return await fn(step.signal);
     } finally {
       step.end();
@@ -366,31 +403,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createNotifyActivities(),
     /** Reads the window's rows with the pipeline's extract. */
     async extractRows(req: StepRequest): Promise<StepData> {
-      const spec = specOf(req.pipeline);
-      const ctx = stepContext(spec, req);
-      return heartbeating(async () => {
-        const step = spec.extract;
-        if (typeof step === 'function') {
-          const rows = await step(ctx);
-          if (!Array.isArray(rows)) {
-            throw ApplicationFailure.create({
-              type: 'InvalidRows',
-              nonRetryable: true,
-              message: 'extract must return an array of rows',
-            });
-          }
-          return collect(req, 'extract', rows);
-        }
-        if (step.kind === 'postgres.query') {
-          const pool = await deps.pools.get(step.connection);
-          return collect(
-            req,
-            'extract',
-            copyQueryRows(pool, step, req.window, CHUNK_BYTES, () => ctx.heartbeat()),
-          );
-        }
-        return collect(req, 'extract', readFileRows(step, req.window, deps.filesDir));
-      });
+      return stoppable(req, (signal) => extract(req, signal));
     },
 
     /**
@@ -398,35 +411,42 @@ export function createActivities(deps: ActivityDeps) {
      * output as it is staged, and the result is published at the end for it ({@link Staging.follow}).
      */
     async transformRows(req: StepRequest & { data: StepData; publish?: true }): Promise<StepData> {
-      if (!req.publish) return transform(req);
-      return alongside(req, async (signal) => {
-        const result = await transform(req, signal);
-        await deps.staging.publish(stagingRef(req, 'transform'), result);
-        return result;
-      });
+      return stoppable(
+        req,
+        async (signal) => {
+          const result = await transform(req, signal);
+          if (req.publish) await deps.staging.publish(stagingRef(req, 'transform'), result);
+          return result;
+        },
+        req.publish,
+      );
     },
 
     /** Writes the rows with the pipeline's load, once per run. */
     async loadRows(req: StepRequest & { data: StepData | FollowedOutput }): Promise<LoadResult> {
       const { data } = req;
-      if (data.kind !== 'followed') return load(req, deps.staging.stored(data));
+      if (data.kind !== 'followed') return stoppable(req, (signal) => load(req, deps.staging.stored(data), signal));
       // The transform's output as it is written. When a newer attempt of the transform starts, what this load wrote
       // is undone (its transaction rolls back, or its file is never put in place) and it starts over on the new one.
       const { workflowId, runId } = execution(req);
       const prefix = `${workflowId}/${runId}/${data.step}/`;
-      return alongside(req, async (signal) => {
-        for (;;) {
-          try {
-            return await load(req, deps.staging.follow(prefix, signal), signal);
-          } catch (err) {
-            if (!(err instanceof OutputRestarted)) throw err;
-            Context.current().log.info('the transform was retried: loading its new output from the start', {
-              from: err.from,
-              to: err.to,
-            });
+      return stoppable(
+        req,
+        async (signal) => {
+          for (;;) {
+            try {
+              return await load(req, deps.staging.follow(prefix, signal), signal);
+            } catch (err) {
+              if (!(err instanceof OutputRestarted)) throw err;
+              Context.current().log.info('the transform was retried: loading its new output from the start', {
+                from: err.from,
+                to: err.to,
+              });
+            }
           }
-        }
-      });
+        },
+        true,
+      );
     },
 
     /**
@@ -434,8 +454,11 @@ export function createActivities(deps: ActivityDeps) {
      * failed for good: each stops at its next chunk with a non-retryable `StepStopped`, as does one that starts later.
      * Returns how many were running.
      */
-    async stopSteps(req: { run?: PipelineRunId; why: string }): Promise<number> {
-      return stops.stop(runKey(req), req.why);
+    async stopSteps(req: { run?: PipelineRunId; why: string } & StopOptions): Promise<number> {
+      return stops.stop(runKey(req), req.why, Date.now(), {
+        ...(req.type ? { type: req.type } : {}),
+        ...(req.rememberMs ? { rememberMs: req.rememberMs } : {}),
+      });
     },
 
     /**

@@ -4,9 +4,18 @@ import { STEP_STOPPED } from '../core/run-input';
 /** How long a stop is remembered for a step of the run that starts after it (a retry waiting out its backoff). */
 const REMEMBER_MS = 15 * 60_000;
 
+/** How a stop fails the steps it stops. */
+export interface StopOptions {
+  /** The failure's type (default `StepStopped`). */
+  type?: string;
+  /** How long the stop is remembered for steps of the run that start later (default 15 minutes). */
+  rememberMs?: number;
+}
+
 /**
- * The local steps of runs that run alongside each other (`localSteps` with `overlapLoad`), so that one failing for
- * good can stop the other from the worker, through an activity, instead of by cancelling it from the workflow.
+ * The local steps of runs, so that they can be stopped from the worker, through an activity, instead of by
+ * cancelling them from the workflow: the step alongside one that failed for good (`localSteps` with `overlapLoad`),
+ * and the steps of a run inside a DAG run once it is past its time limit.
  *
  * A local activity's cancellation is a command of the workflow task; when the activity completes in the worker while
  * that task is being worked out, Temporal's worker core rejects the cancel of an activity it has just recorded as
@@ -16,7 +25,7 @@ const REMEMBER_MS = 15 * 60_000;
  */
 export class StepStops {
   private readonly running = new Map<string, Set<AbortController>>();
-  private readonly stopped = new Map<string, { at: number; reason: ApplicationFailure }>();
+  private readonly stopped = new Map<string, { until: number; reason: ApplicationFailure }>();
 
   /**
    * A step of `run` starts: its signal aborts when the step is cancelled or the run's steps are stopped (at once, if
@@ -39,10 +48,10 @@ export class StepStops {
   }
 
   /** Stops the running steps of `run`, and those that start later; returns how many were running. */
-  stop(run: string, why: string, now = Date.now()): number {
-    for (const [key, s] of this.stopped) if (now - s.at > REMEMBER_MS) this.stopped.delete(key);
-    const reason = ApplicationFailure.create({ type: STEP_STOPPED, nonRetryable: true, message: why });
-    this.stopped.set(run, { at: now, reason });
+  stop(run: string, why: string, now = Date.now(), options: StopOptions = {}): number {
+    for (const [key, s] of this.stopped) if (now > s.until) this.stopped.delete(key);
+    const reason = ApplicationFailure.create({ type: options.type ?? STEP_STOPPED, nonRetryable: true, message: why });
+    this.stopped.set(run, { until: now + (options.rememberMs ?? REMEMBER_MS), reason });
     const steps = [...(this.running.get(run) ?? [])];
     for (const step of steps) step.abort(reason);
     return steps.length;

@@ -466,9 +466,10 @@ export const PipelineSpec = z
      * become the DAG run's activities (local activities with `localSteps`), which saves the child's start, its
      * workflow tasks and its completion, most of what a run of quick steps costs. The run has no workflow, search
      * attributes or progress query of its own: the DAG run's history, details and state show it. Its time limit
-     * (`timeouts.run`) is a timer in the DAG run. Its steps go to its task queue, except local steps, which run on
-     * the DAG run's worker. `pipectl run` of the pipeline alone still runs it as its own workflow. Pipelines of other
-     * groups cannot wait for it, since they look for runs of their own.
+     * (`timeouts.run`) ends its activity steps' schedule-to-close timeouts; its local steps are stopped then. Its steps
+     * go to its task queue, except local steps, which run on the DAG run's worker. `pipectl run` of the pipeline alone
+     * still runs it as its own workflow. Pipelines of other groups cannot wait for it, since they look for runs of
+     * their own.
      */
     inline: z.boolean().default(false),
     /** Temporal task queue whose workers run this pipeline; default `PIPECTL_TASK_QUEUE` (or `pipectl`). */

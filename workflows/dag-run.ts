@@ -6,7 +6,10 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -15,7 +18,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import type { Activities, PipelineRunId } from '../activities';
 import {
   PIPELINE_PAUSED,
   UPSTREAM_PAUSED,
@@ -39,7 +42,7 @@ import {
   WINDOW_START,
 } from '../temporal-config/search-attributes';
 import { dagStateQuery, pauseSignal, resumeSignal, retryNodeUpdate, skipNodeUpdate } from './definitions';
-import { failureOf, pipelineRun, runPipeline, sendNotifications } from './run-pipeline';
+import { failureOf, pipelineRun, RUN_TIMED_OUT, runPipeline, runTimedOut, sendNotifications } from './run-pipeline';
 
 /** Most failed pipelines (with their errors) a group notification lists. */
 const MAX_NOTIFIED_FAILURES = 100;
@@ -47,8 +50,7 @@ const MAX_NOTIFIED_FAILURES = 100;
 /** Error type of a node whose upstream in another group did not succeed for the window in time. */
 export const UPSTREAM_LATE = 'UpstreamLate';
 
-/** Error type of an `inline` pipeline run that did not end within its time limit (`timeouts.run`). */
-export const RUN_TIMED_OUT = 'RunTimedOut';
+export { RUN_TIMED_OUT };
 
 /**
  * A DAG run: runs each pipeline as a child `runPipeline` once all its upstreams succeeded (or were skipped), at most
@@ -74,6 +76,26 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
   const running = new Map<number, Promise<void>>();
   const waiting = new Map<number, Promise<void>>();
   const timeLimits = new TimeLimits();
+  /**
+   * Whether inline runs keep their time limits on their steps (each step's schedule-to-close timeout ends at the
+   * run's deadline) rather than in a cancellation scope per run that a timer of this workflow cancels. A scope per run
+   * made every promise of the worker's workflow thread slower (it turns on Node's async context tracking) and cost a
+   * chain of quick inline runs a sixth of its time. Asked once, at the first inline run; DAG runs that started before
+   * keep the scopes on replay.
+   */
+  let limitsOnSteps: boolean | undefined;
+  const { stopSteps } = proxyLocalActivities<Activities>({
+    startToCloseTimeout: 10_000,
+    retry: { maximumAttempts: 3 },
+    summary: 'stop a pipeline run past its time limit',
+  });
+  /** Stops the local steps of an inline run past its deadline: each fails `RunTimedOut`, as does one started later. */
+  const stopLate = (run: PipelineRunId, ms: number) => {
+    stopSteps({ run, why: runTimedOut(ms).message, type: RUN_TIMED_OUT, rememberMs: 24 * 3_600_000 }).catch(
+      (err: unknown) =>
+        log.warn('a pipeline run past its time limit could not be stopped', { error: failureOf(err).message }),
+    );
+  };
   /**
    * An inline run with local steps is running: the next waits for it to end. On replay the worker hands the workflow
    * the results of local activities that ran at the same time together, where the first run got them one by one as
@@ -167,15 +189,30 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
       ...(profile.overlapLoad ? { overlapLoad: profile.overlapLoad } : {}),
       ...(profile.notify ? { notify: profile.notify } : {}),
     };
+    let unwatch: (() => void) | undefined;
     try {
       let result: RunPipelineResult;
       if (profile.inline) {
         // Keyed by this workflow run and the node's start within it: a node retried later is a new pipeline run.
         const { workflowId, runId } = workflowInfo();
         const run = { workflowId: `${workflowId}/${name}`, runId: `${runId}/${ordinal}` };
-        result = await timeLimits.run(i, profile.runTimeoutMs, () =>
-          pipelineRun(childInput, { run, taskQueue: profile.taskQueue }),
-        );
+        limitsOnSteps ??= patched('inline-time-limit-on-steps');
+        if (limitsOnSteps) {
+          const ms = profile.runTimeoutMs;
+          // Activity steps end at the deadline themselves; local steps are stopped in the worker that runs them.
+          unwatch = timeLimits.watch(i, ms, () => {
+            if (profile.localSteps) stopLate(run, ms);
+          });
+          result = await pipelineRun(childInput, {
+            run,
+            taskQueue: profile.taskQueue,
+            deadline: { at: Date.now() + ms, ms },
+          });
+        } else {
+          result = await timeLimits.run(i, profile.runTimeoutMs, () =>
+            pipelineRun(childInput, { run, taskQueue: profile.taskQueue }),
+          );
+        }
       } else {
         const child = await startChild(runPipeline, {
           workflowId: pipelineWorkflowId(name, input.window),
@@ -196,6 +233,7 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
         plan.finish(i, 'failed', Date.now());
       }
     } finally {
+      unwatch?.();
       if (usesLocalSlot(i)) localRunning = false;
       running.delete(i);
       dirty = true;
@@ -318,15 +356,6 @@ export async function dagRun(start: DagRunInput | ScheduledDagRunInput): Promise
   return snapshot();
 }
 
-/** The failure of an `inline` run that did not end within its time limit. */
-function runTimedOut(ms: number): ApplicationFailure {
-  return ApplicationFailure.create({
-    type: RUN_TIMED_OUT,
-    nonRetryable: true,
-    message: `the run did not end within its time limit (timeouts.run ${formatDuration(ms)})`,
-  });
-}
-
 /**
  * Time limits of the pipeline runs inside a DAG run (`inline`), kept by one timer for all of them: it fires at the
  * earliest deadline, cancels the runs past theirs, and is set again for the next. A run that ends does not cancel it
@@ -334,16 +363,30 @@ function runTimedOut(ms: number): ApplicationFailure {
  * timer only when its deadline comes first.
  */
 class TimeLimits {
-  private readonly runs = new Map<number, { deadline: number; scope: CancellationScope; late: boolean }>();
+  private readonly runs = new Map<number, { deadline: number; late: boolean; stop(): void }>();
   private alarmAt = Infinity;
+
+  /**
+   * Watches a run that stops its own steps: `stop` is called once, at `now + ms`, if the run is still being watched
+   * then. Returns what ends the watch, to call when the run ends.
+   */
+  watch(key: number, ms: number, stop: () => void): () => void {
+    const entry = { deadline: Date.now() + ms, late: false, stop };
+    this.runs.set(key, entry);
+    this.arm();
+    return () => {
+      if (this.runs.get(key) === entry) this.runs.delete(key);
+    };
+  }
 
   /** Runs `fn` in a scope cancelled at `now + ms`; a run cut short so fails with `RunTimedOut`. */
   async run<T>(key: number, ms: number, fn: () => Promise<T>): Promise<T> {
-    const entry = { deadline: Date.now() + ms, scope: new CancellationScope(), late: false };
+    const scope = new CancellationScope();
+    const entry = { deadline: Date.now() + ms, late: false, stop: () => scope.cancel() };
     this.runs.set(key, entry);
     this.arm();
     try {
-      return await entry.scope.run(fn);
+      return await scope.run(fn);
     } catch (err) {
       if (entry.late && isCancellation(err)) throw runTimedOut(ms);
       throw err;
@@ -366,7 +409,7 @@ class TimeLimits {
         for (const r of this.runs.values()) {
           if (r.late || r.deadline > now) continue;
           r.late = true;
-          r.scope.cancel();
+          r.stop();
         }
         this.arm();
       },

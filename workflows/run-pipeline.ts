@@ -13,10 +13,11 @@ import {
   TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
-import { RetryState } from '@temporalio/common';
+import { RetryState, TimeoutType } from '@temporalio/common';
 import type { Activities, FusedStepFailure, LoadResult, PipelineRunId } from '../activities';
 import type { NotificationRequest } from '../activities/notify';
 import type { NodeError } from '../core/dag-plan';
+import { formatDuration } from '../core/duration';
 import type { NotifyTarget } from '../core/pipeline-spec';
 import {
   STEP_STOPPED,
@@ -76,6 +77,27 @@ export async function sendNotifications(
 function originOf(url: string): string {
   const m = /^[a-z]+:\/\/[^/?#]*/i.exec(url);
   return m ? m[0].replace(/\/\/[^@/]*@/, '//') : 'the endpoint';
+}
+
+/** Error type of an `inline` pipeline run that did not end within its time limit (`timeouts.run`). */
+export const RUN_TIMED_OUT = 'RunTimedOut';
+
+/** The failure of an `inline` run that did not end within its time limit. */
+export function runTimedOut(ms: number): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: RUN_TIMED_OUT,
+    nonRetryable: true,
+    message: `the run did not end within its time limit (timeouts.run ${formatDuration(ms)})`,
+  });
+}
+
+/** Whether a failure is a step's schedule-to-close timeout: with a {@link RunHost.deadline}, the run's time limit. */
+function pastDeadline(err: unknown): boolean {
+  for (let cur: unknown = err; cur instanceof Error; cur = cur.cause) {
+    if (cur instanceof TimeoutFailure && cur.timeoutType === TimeoutType.SCHEDULE_TO_CLOSE) return true;
+    if (cur instanceof ApplicationFailure && cur.type === RUN_TIMED_OUT) return true;
+  }
+  return false;
 }
 
 /** The activity of each step. */
@@ -139,6 +161,26 @@ export interface RunHost {
   taskQueue?: string;
   /** Called whenever a step starts or ends. */
   onChange?(steps: Record<StepName, StepProgress>, running: readonly StepName[]): void;
+  /**
+   * The run's time limit (`timeouts.run`, `ms`) and when it ends (`at`, workflow time), for a run inside a DAG run:
+   * an activity step's schedule-to-close timeout ends there, local steps are stopped there by the DAG run, a step
+   * that would start after it is not started, and the run then fails with `RunTimedOut`. A run in its own workflow
+   * has its workflow's execution timeout instead.
+   */
+  deadline?: { at: number; ms: number };
+}
+
+/**
+ * For a run with a deadline, what is left of its time limit, as the schedule-to-close timeout of an activity step
+ * (the server enforces it). A local step is stopped at the deadline by its DAG run instead (`stopSteps`): the
+ * worker's own local-activity timeout was seen to fire many seconds late. Past the deadline a step is not started:
+ * the run fails with `RunTimedOut`.
+ */
+function untilDeadline(host: RunHost, local: boolean): { scheduleToCloseTimeout?: number } {
+  if (!host.deadline) return {};
+  const left = host.deadline.at - Date.now();
+  if (left <= 0) throw runTimedOut(host.deadline.ms);
+  return local ? {} : { scheduleToCloseTimeout: left };
 }
 
 function proxies(input: RunPipelineInput, host: RunHost, current: (patch: string) => boolean) {
@@ -157,17 +199,20 @@ function proxies(input: RunPipelineInput, host: RunHost, current: (patch: string
     : ActivityCancellationType.TRY_CANCEL;
   // Local steps run in this workflow's worker, within its workflow task: the server records each one's result as a
   // marker, and the worker retries with the same policy. They have no heartbeat timeout (the worker watches them).
-  const step = (startToCloseTimeout: number, summary: string) =>
-    input.localSteps
-      ? proxyLocalActivities<Activities>({ startToCloseTimeout, retry, summary, cancellationType })
+  const step = (startToCloseTimeout: number, summary: string) => {
+    const limit = untilDeadline(host, !!input.localSteps);
+    return input.localSteps
+      ? proxyLocalActivities<Activities>({ startToCloseTimeout, retry, summary, cancellationType, ...limit })
       : proxyActivities<Activities>({
           startToCloseTimeout,
           heartbeatTimeout: input.timeouts.heartbeatMs,
           retry,
           summary,
           cancellationType,
+          ...limit,
           ...(host.taskQueue ? { taskQueue: host.taskQueue } : {}),
         });
+  };
   const cleanup = {
     startToCloseTimeout: 60_000,
     retry: { maximumAttempts: 5 },
@@ -181,10 +226,8 @@ function proxies(input: RunPipelineInput, host: RunHost, current: (patch: string
     transform: (rows: number) => step(input.timeouts.transformMs, `transform · ${input.pipeline} · ${rows} rows in`),
     load: (rows: number) => step(input.timeouts.loadMs, `load · ${input.pipeline} · ${rows} rows`),
     // A load alongside the transform waits for the transform's chunks: its time limit covers both steps.
-    loadAlongside: step(
-      input.timeouts.transformMs + input.timeouts.loadMs,
-      `load · ${input.pipeline} · alongside the transform`,
-    ),
+    loadAlongside: () =>
+      step(input.timeouts.transformMs + input.timeouts.loadMs, `load · ${input.pipeline} · alongside the transform`),
     // All steps as one local activity (`localSteps: 'fused'`): its time limit is the sum of theirs.
     fused: proxyLocalActivities<Activities>({
       startToCloseTimeout:
@@ -192,6 +235,7 @@ function proxies(input: RunPipelineInput, host: RunHost, current: (patch: string
       retry,
       summary: `${input.hasTransform ? 'extract → transform → load' : 'extract → load'} · ${input.pipeline}`,
       cancellationType,
+      ...untilDeadline(host, true),
     }),
     cleanup: input.localSteps ? proxyLocalActivities<Activities>(cleanup) : proxyActivities<Activities>(cleanup),
     // Stops local steps running alongside each other once one has failed (`overlapLoad`), in this worker.
@@ -313,7 +357,7 @@ export async function pipelineRun(input: RunPipelineInput, host: RunHost = {}): 
       run(
         'load',
         () =>
-          acts.loadAlongside.loadRows({
+          acts.loadAlongside().loadRows({
             ...request,
             data: { kind: 'followed', step: 'transform', rowCount: extracted.rowCount },
           }),
@@ -414,7 +458,8 @@ export async function pipelineRun(input: RunPipelineInput, host: RunHost = {}): 
   try {
     // Fused steps, new since notifications, skip the await of a notification when there is none to send.
     result = await (input.fusedSteps ? runFused() : runSteps());
-  } catch (err) {
+  } catch (caught) {
+    const err = host.deadline && pastDeadline(caught) ? runTimedOut(host.deadline.ms) : caught;
     // A cancelled run is neither a failure nor a success: nobody is told. Any other failure is sent, then the run
     // fails with its own error, whatever became of the notification.
     if (!isCancellation(err) && (!input.fusedSteps || input.notify)) {

@@ -15,7 +15,8 @@ import { dagStateQuery, retryNodeUpdate } from '../../workflows/definitions';
 import { catalogOf } from '../helpers/catalog';
 import { untilDagState } from '../helpers/dag';
 import { createTestDatabase, poolFor } from '../helpers/postgres';
-import { startTestWorker, testClient, uniqueQueue } from '../helpers/temporal';
+import { eventTypes as markedEventTypes, startTestWorker, testClient, uniqueQueue } from '../helpers/temporal';
+import { replayHistories } from '../../workers/replay';
 
 const { EventType } = temporal.api.enums.v1;
 const queue = uniqueQueue('inline');
@@ -64,6 +65,7 @@ const defs = [
   step('iflaky_down', { dependsOn: ['iflaky'] }),
   step('islow', { timeouts: { run: '3s' } }),
   step('islow_down', { dependsOn: ['islow'] }),
+  step('islowlocal', { timeouts: { run: '3s' }, localSteps: true }),
   step('ihold'),
   step('ikeep'),
 ];
@@ -220,6 +222,37 @@ test('an inline run past its time limit fails with RunTimedOut: its step is canc
   });
   expect(aborted).toBe(true);
   expect(journal).not.toContain('end islow');
+});
+
+test('an inline run with local steps past its time limit is stopped in the worker and fails with RunTimedOut', async () => {
+  let aborted = false;
+  behaviour.set('islowlocal', (signal) => {
+    return new Promise<void>((_, reject) => {
+      const timer = setTimeout(() => reject(new Error('not stopped')), 60_000);
+      signal.addEventListener('abort', () => {
+        aborted = true;
+        clearTimeout(timer);
+        reject(signal.reason as Error);
+      });
+    });
+  });
+  const startedAt = Date.now();
+  const handle = await start(['islowlocal']);
+  const state = await failedState(handle);
+  expect(Date.now() - startedAt).toBeLessThan(30_000);
+  expect(state.nodes.islowlocal).toMatchObject({
+    state: 'failed',
+    error: { type: 'RunTimedOut', message: 'the run did not end within its time limit (timeouts.run 3.0s)' },
+  });
+  expect(aborted).toBe(true);
+  // Stopped by a local activity of the DAG run, not by cancelling the step from the workflow; the history replays.
+  const types = await markedEventTypes(handle);
+  expect(types).not.toContain('EVENT_TYPE_WORKFLOW_TASK_FAILED');
+  expect(types.filter((t) => t === 'LOCAL stopSteps')).toHaveLength(1);
+  const history = await handle.fetchHistory();
+  expect(await replayHistories([{ workflowId: handle.workflowId, history }])).toEqual([
+    { workflowId: handle.workflowId, runId: expect.any(String) },
+  ]);
 });
 
 test('cancelling the DAG run cancels the running inline pipeline', async () => {

@@ -84,6 +84,20 @@ const catalog = catalogOf([
   pipeline('rec_in_child', { dependsOn: ['rec_in_a'] }),
   pipeline('rec_in_flaky', { inline: true, retry: { maximumAttempts: 1 } }),
   pipeline('rec_in_slow', { inline: true, timeouts: { run: '2s' } }),
+  // Local steps past the time limit: stopped by a local activity of the DAG run; the extract sees the abort.
+  pipeline('rec_in_slow_local', {
+    inline: true,
+    localSteps: true,
+    timeouts: { run: '2s' },
+    extract: ({ signal }) =>
+      new Promise((_, reject) => {
+        const timer = setTimeout(() => reject(new Error('rec_in_slow_local: not stopped')), 60_000);
+        signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          reject(signal.reason as Error);
+        });
+      }),
+  }),
   pipeline('rec_overlap_local_broken', {
     overlapLoad: true,
     localSteps: true,
@@ -247,11 +261,12 @@ describeIf('recording replay histories', () => {
     await save('dag-run-skip-node', skipped);
   });
 
-  test('dagRun with inline pipelines: local and activity steps beside a child, a retried node, a time limit', async () => {
-    // rec_in_flaky fails and is retried while rec_in_slow runs on; rec_in_slow then outlives its time limit.
+  test('dagRun with inline pipelines: local and activity steps beside a child, a retried node, time limits', async () => {
+    // rec_in_flaky fails and is retried while rec_in_slow runs on; rec_in_slow then outlives its time limit, as does
+    // rec_in_slow_local (local steps).
     failing.set('rec_in_flaky', 'always');
     slow.set('rec_in_slow', 6_000);
-    const names = ['rec_in_a', 'rec_in_b', 'rec_in_child', 'rec_in_flaky', 'rec_in_slow'];
+    const names = ['rec_in_a', 'rec_in_b', 'rec_in_child', 'rec_in_flaky', 'rec_in_slow', 'rec_in_slow_local'];
     const handle = await startDagRun(client, dagInput(names), queue);
     await untilFailed(handle, 'rec_in_flaky');
     failing.delete('rec_in_flaky');

@@ -41,6 +41,7 @@ test('the recorded set covers every workflow type and control path', () => {
       'dag-run-cross-group-wait',
       'dag-run-scheduled',
       'dag-run-inline',
+      'dag-run-inline-before-step-limits',
       'dag-run-inline-fused',
       'backfill-pause-continue-as-new',
     ]),

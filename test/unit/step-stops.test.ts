@@ -51,3 +51,15 @@ test('a stop is forgotten after 15 minutes, when the next stop is made', () => {
   expect(stops.begin('wf/old', new AbortController().signal).signal.aborted).toBe(false);
   expect(stops.begin('wf/new', new AbortController().signal).signal.aborted).toBe(true);
 });
+
+test('a stop can fail the steps with a type of its own and be remembered longer', () => {
+  const stops = new StepStops();
+  const t0 = Date.now();
+  const running = stops.begin('wf/late', new AbortController().signal);
+  stops.stop('wf/late', 'past its time limit', t0, { type: 'RunTimedOut', rememberMs: 24 * 3_600_000 });
+  expect(reasonOf(running.signal)).toMatchObject({ type: 'RunTimedOut', nonRetryable: true });
+  stops.stop('wf/other', 'stopped', t0 + 3_600_000);
+  const later = stops.begin('wf/late', new AbortController().signal);
+  expect(later.signal.aborted).toBe(true);
+  expect(reasonOf(later.signal).message).toBe('past its time limit');
+});
