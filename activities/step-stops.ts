@@ -38,9 +38,14 @@ export class StepStops {
     let steps = this.running.get(run);
     if (!steps) this.running.set(run, (steps = new Set()));
     steps.add(own);
+    // The cancellation is passed on by a listener: `AbortSignal.any` cost tens of microseconds a step.
+    const onCancel = () => own.abort(cancelled.reason);
+    if (cancelled.aborted) onCancel();
+    else cancelled.addEventListener('abort', onCancel, { once: true });
     return {
-      signal: AbortSignal.any([cancelled, own.signal]),
+      signal: own.signal,
       end: () => {
+        cancelled.removeEventListener('abort', onCancel);
         steps.delete(own);
         if (steps.size === 0 && this.running.get(run) === steps) this.running.delete(run);
       },
